@@ -1,0 +1,29 @@
+"""poolcli: the pooling operations of CNNs applied to real images and arrays.
+
+>>> import poolcli, numpy as np
+>>> poolcli.pool(np.arange(16, dtype=np.uint8).reshape(4, 4), "max").tolist()
+[[5, 7], [13, 15]]
+
+Importing the package is cheap: NumPy, Pillow and Numba load on first use.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+__all__ = ["pool", "load_image", "save_image", "MODES", "__version__"]
+
+
+def __getattr__(name):
+    if name == "pool":
+        from .api import pool
+
+        return pool
+    if name in ("load_image", "save_image"):
+        from . import imageio
+
+        return getattr(imageio, name)
+    if name == "MODES":
+        from .modes import MODES
+
+        return MODES
+    raise AttributeError(f"module 'poolcli' has no attribute {name!r}")

@@ -1,0 +1,175 @@
+"""The NumPy oracle, and the ``numpy`` backend: ``pool_<mode>(x, plan)`` for every mode.
+
+Written for clarity, not speed. ``x`` is a C-contiguous (D, H, W, C) array,
+``plan`` an ``api.Plan``; each function returns the (Do, Ho, Wo, C) result in
+``plan.dtype``. Every window is visited cell by cell in one fixed order
+(frames, then rows, then columns, each in increasing ``j``), and sums are
+accumulated in float64 in that order, the same order as the fast kernels, so
+that a kernel that is right agrees to the last bit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from itertools import product
+
+import numpy as np
+
+from .api import finish
+
+NAME = "numpy"
+
+
+def cells(x: np.ndarray, plan) -> Iterator[tuple[tuple[int, int, int], np.ndarray, np.ndarray]]:
+    """For each cell offset (jd, jh, jw) of the windows, in window order, yield
+    ``(offset, values, valid)``: the input value at that cell of every window,
+    shape (Do, Ho, Wo, C), and whether that cell lies inside the input (not in the
+    padding, and inside the window), shape (Do, Ho, Wo, 1)."""
+    index, inside, offsets = [], [], []
+    for axis in plan.axes:
+        start, lo, hi = (np.asarray(t) for t in (axis.start, axis.lo, axis.hi))
+        offsets.append(range(int(lo.min()), int(hi.max())))
+        index.append(lambda j, start=start, axis=axis: np.clip(start + j * axis.step, 0, axis.n - 1))
+        inside.append(lambda j, lo=lo, hi=hi: (lo <= j) & (j < hi))
+    for jd, jh, jw in product(*offsets):
+        rows = np.ix_(index[0](jd), index[1](jh), index[2](jw))
+        values = x[rows]
+        valid = inside[0](jd)[:, None, None] & inside[1](jh)[None, :, None] & inside[2](jw)[None, None, :]
+        yield (jd, jh, jw), values, valid[..., None]
+
+
+def _extreme(x, plan, better, identity) -> np.ndarray:
+    """max or min: exact in the input dtype; NaN wins (propagates), padding never does.
+
+    Every window has at least one valid cell (geometry guarantees it), so the
+    identity never survives.
+    """
+    out = np.full(plan.out_shape, identity, dtype=x.dtype)
+    for _, v, valid in cells(x, plan):
+        out = np.where(valid, better(out, v), out)  # np.maximum / np.minimum propagate NaN
+    return out
+
+
+def _limits(dtype) -> tuple:
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        return -np.inf, np.inf
+    info = np.iinfo(dtype)
+    return info.min, info.max
+
+
+def window_max(x, plan) -> np.ndarray:
+    return _extreme(x, plan, np.maximum, _limits(x.dtype)[0])
+
+
+def window_min(x, plan) -> np.ndarray:
+    return _extreme(x, plan, np.minimum, _limits(x.dtype)[1])
+
+
+def window_sum(x, plan, transform=lambda v: v) -> np.ndarray:
+    """Sum over the valid cells of transform(value) in float64, in window order."""
+    total = 0.0
+    for _, v, valid in cells(x, plan):
+        total = total + np.where(valid, transform(v.astype(np.float64)), 0.0)
+    return total
+
+
+def window_mean(x, plan) -> np.ndarray:
+    return window_sum(x, plan) / plan.divisors()[..., None]
+
+
+def power_mean(x, plan) -> np.ndarray:
+    """(mean |x|^p)^(1/p), or (sum |x|^p)^(1/p) when not normalized (PyTorch's lp_pool)."""
+    p = plan.p
+    s = window_sum(x, plan, (lambda v: v * v) if p == 2.0 else (lambda v: np.abs(v) ** p))
+    if plan.normalize:
+        s = s / plan.divisors()[..., None]
+    return np.sqrt(s) if p == 2.0 else s ** (1.0 / p)
+
+
+def pool_max(x, plan) -> np.ndarray:
+    return window_max(x, plan)
+
+
+def pool_min(x, plan) -> np.ndarray:
+    return window_min(x, plan)
+
+
+def pool_avg(x, plan) -> np.ndarray:
+    return finish(window_mean(x, plan), plan.dtype)
+
+
+def pool_lp(x, plan) -> np.ndarray:
+    return finish(power_mean(x, plan), plan.dtype)
+
+
+def pool_mixed(x, plan) -> np.ndarray:
+    """alpha*max + (1 - alpha)*avg, alpha per window (constant, or 0/1 drawn with the seed)."""
+    a = plan.alpha[..., None]
+    return finish(a * window_max(x, plan).astype(np.float64) + (1.0 - a) * window_mean(x, plan), plan.dtype)
+
+
+def pool_softpool(x, plan) -> np.ndarray:
+    """sum(w*x)/sum(w), w = exp((s*x - max(s*x))/T); s scales integers into [0, 1].
+
+    Subtracting the window's maximum leaves the weights' ratios unchanged and keeps exp finite.
+    """
+    scale, t = plan.value_scale, plan.temperature
+    top = window_max(x, plan).astype(np.float64) * scale
+    wsum = wxsum = 0.0
+    for _, v, valid in cells(x, plan):
+        v = v.astype(np.float64)
+        w = np.where(valid, np.exp((v * scale - top) / t), 0.0)
+        wsum = wsum + w
+        wxsum = wxsum + np.where(valid, w * v, 0.0)
+    return finish(wxsum / wsum, plan.dtype)
+
+
+def pool_stochastic(x, plan) -> np.ndarray:
+    """Pick one cell per window and channel with probability proportional to its positive part.
+
+    With u from ``plan.uniform``: the first cell (in window order) whose running sum of
+    positive parts exceeds u * total. A window with no positive value gives its maximum.
+    """
+    positive = lambda v: np.where(v > 0, v, 0.0)  # noqa: E731  (NaN counts as 0)
+    total = window_sum(x, plan, positive)
+    target = plan.uniform * total
+    running = 0.0
+    picked = np.zeros(plan.out_shape, dtype=bool)
+    out = window_max(x, plan).astype(np.float64)
+    for _, v, valid in cells(x, plan):
+        v = v.astype(np.float64)
+        running = running + np.where(valid, positive(v), 0.0)
+        take = valid & ~picked & (running > target)
+        out = np.where(take, v, out)
+        picked |= take
+    return finish(out, plan.dtype)
+
+
+def pool_weighted(x, plan) -> np.ndarray:
+    """sum of w*x over each window (w indexed by the cell's place in the window, padding
+    included); with ``normalize``, divided by the sum of the weights of the valid cells."""
+    w = plan.weights  # (KD, KH, KW, 1 or C)
+    total = wsum = 0.0
+    for (jd, jh, jw), v, valid in cells(x, plan):
+        wj = w[jd, jh, jw]
+        total = total + np.where(valid, wj * v.astype(np.float64), 0.0)
+        wsum = wsum + np.where(valid, wj, 0.0)
+    return finish(total / wsum if plan.normalize else total, plan.dtype)
+
+
+def _by_op(x, plan) -> np.ndarray:
+    """global and adaptive: the reduction named by the plan's op code."""
+    from . import api
+
+    return {api.OP_MAX: pool_max, api.OP_MIN: pool_min, api.OP_AVG: pool_avg, api.OP_LP: pool_lp}[plan.op](x, plan)
+
+
+pool_global = _by_op
+pool_adaptive = _by_op
+pool_fractional = pool_max
+
+
+def pool(x, plan) -> np.ndarray:
+    """The backend entry point: the ``pool_<mode>`` of ``plan.mode``."""
+    return globals()["pool_" + plan.mode](x, plan)
