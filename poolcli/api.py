@@ -77,6 +77,20 @@ class Plan:
         steps = np.array([a.step for a in self.axes], dtype=np.int64)
         return tab, steps
 
+    def kernel_args(self) -> tuple:
+        """The window kernels' arguments after (x, out), the same for the CPU and CUDA backends:
+        tab, steps, op, fparams (p, temperature, value_scale, lo, hi), alpha, uniform, weights,
+        flags (include_pad, normalize, is_int). Absent arrays are passed as tiny dummies."""
+        tab, steps = self.tables()
+        lo, hi = self.limits
+        fparams = np.array([self.p, self.temperature, self.value_scale, lo, hi], dtype=np.float64)
+        flags = np.array([self.count_include_pad, self.normalize, self.is_int], dtype=np.int64)
+        dummy3, dummy4 = np.zeros((1, 1, 1)), np.zeros((1, 1, 1, 1))
+        return (tab, steps, np.int64(self.op), fparams,
+                dummy3 if self.alpha is None else self.alpha,
+                dummy4 if self.uniform is None else self.uniform,
+                dummy4 if self.weights is None else self.weights, flags)
+
     def divisors(self) -> np.ndarray:
         """Per-window divisor of averaging modes, shape (Do, Ho, Wo) float64."""
         rows = [np.asarray(a.total if self.count_include_pad else a.valid, dtype=np.float64) for a in self.axes]

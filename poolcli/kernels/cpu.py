@@ -121,23 +121,8 @@ def reduce_windows(x, out, tab, steps, op, fparams, alpha, uniform, weights, fla
                 out[od, oh, ow, c] = to_output(res, lim_lo, lim_hi, is_int)
 
 
-_EMPTY3 = np.zeros((1, 1, 1), dtype=np.float64)
-_EMPTY4 = np.zeros((1, 1, 1, 1), dtype=np.float64)
-
 #: seconds spent compiling (or loading from the cache) in the last ``pool`` call
 last_compile_seconds = 0.0
-
-
-def kernel_args(x, plan) -> tuple:
-    """The kernels' argument list from a plan (shared with the CUDA backend)."""
-    tab, steps = plan.tables()
-    lo, hi = plan.limits
-    fparams = np.array([plan.p, plan.temperature, plan.value_scale, lo, hi], dtype=np.float64)
-    flags = np.array([plan.count_include_pad, plan.normalize, plan.is_int], dtype=np.int64)
-    alpha = plan.alpha if plan.alpha is not None else _EMPTY3
-    uniform = plan.uniform if plan.uniform is not None else _EMPTY4
-    weights = plan.weights if plan.weights is not None else _EMPTY4
-    return tab, steps, np.int64(plan.op), fparams, alpha, uniform, weights, flags
 
 
 def _ensure_compiled(args) -> float:
@@ -154,7 +139,7 @@ def pool(x, plan) -> np.ndarray:
     """The backend entry point: pool a C-contiguous (D, H, W, C) array."""
     global last_compile_seconds
     out = np.empty(plan.out_shape, dtype=plan.dtype)
-    args = (x, out) + kernel_args(x, plan)
+    args = (x, out) + plan.kernel_args()
     last_compile_seconds = _ensure_compiled(args)
     reduce_windows(*args)
     return out
