@@ -1,0 +1,195 @@
+"""Strip-by-strip pooling equals pooling the whole image at once (poolcli.strips)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from poolcli import api, strips
+
+RNG = np.random.default_rng(7)
+#: (H, W, C) uint8 with an odd height and width, so strips end at awkward rows
+IMG = RNG.integers(0, 256, size=(41, 19, 3), dtype=np.uint8)
+ROW = 19 * 3  # bytes of one uint8 row
+
+GEOMETRIES = [
+    dict(size=2),
+    dict(size=3, stride=2, padding=1),
+    dict(size=3, stride=1),
+    dict(size=3, stride=2, dilation=2, ceil_mode=True),
+    dict(size=2, stride=3, ceil_mode=True),
+    dict(size="4x3", stride="3x2", padding="same"),
+    dict(size=5, stride=2, padding=2, dilation=1),
+]
+MODES = [
+    ("max", {}), ("min", {}), ("avg", {}), ("avg", {"count_include_pad": True}), ("lp", {"p": 3}),
+    ("mixed", {"alpha": 0.3}), ("mixed", {"random": True, "seed": 11}), ("stochastic", {"seed": 5}),
+    ("softpool", {"temperature": 0.5}), ("weighted", {"weights": np.arange(1, 10, dtype=float).reshape(3, 3)}),
+]
+
+
+def both(x, mode, budget, backend="numpy", **kw):
+    ref = api.pool(x, mode, backend=backend, **kw)
+    got = strips.pool_strips(x, mode, backend=backend, budget_bytes=budget, **kw)
+    return ref, got
+
+
+@pytest.mark.parametrize("geom", GEOMETRIES, ids=lambda g: ",".join(f"{k}={v}" for k, v in g.items()))
+@pytest.mark.parametrize("mode,opts", MODES, ids=[f"{m}{'+' if o else ''}{'_'.join(o)}" for m, o in MODES])
+def test_equals_in_memory(mode, opts, geom):
+    if mode == "weighted":
+        geom = {k: v for k, v in geom.items() if k != "size"}  # the 3x3 weights set the window
+        geom["padding"] = 1 if geom.get("padding") == 2 else geom.get("padding", 0)
+    ref, got = both(IMG, mode, 5 * ROW, **geom, **opts)
+    assert got.dtype == ref.dtype and got.shape == ref.shape
+    np.testing.assert_array_equal(got, ref)
+
+
+@pytest.mark.parametrize("budget_rows", [5, 6, 7, 11, 40, 41, 1000])
+def test_any_budget_gives_the_same(budget_rows):
+    ref, got = both(IMG, "avg", budget_rows * ROW, size=5, stride=2, padding=2)
+    np.testing.assert_array_equal(got, ref)
+
+
+def test_many_strips_really_happen():
+    plan_rows = []
+    strips.pool_strips(IMG, "max", size=3, stride=2, budget_bytes=4 * ROW,
+                       on_block=lambda done, total: plan_rows.append((done, total)))
+    assert len(plan_rows) > 5 and plan_rows[-1] == (20, 20)
+    assert [d for d, _ in plan_rows] == sorted({d for d, _ in plan_rows})
+
+
+def test_adaptive_and_fractional_windows():
+    np.testing.assert_array_equal(*both(IMG, "adaptive", 12 * ROW, output_size=(7, 5), op="avg"))
+    np.testing.assert_array_equal(*both(IMG, "fractional", 6 * ROW, size=3, output_size=(13, 7), seed=3))
+
+
+def test_cpu_backend_and_float_nan_and_layouts():
+    x = RNG.standard_normal((2, 23, 9, 2)).astype(np.float32)  # (D, H, W, C), frames pooled too
+    x[0, 5, 3, 1] = np.nan
+    np.testing.assert_array_equal(*both(x, "max", 2 * 9 * 2 * 4 * 4, backend="cpu", size="2x3x3", stride="1x2x2"))
+    g = RNG.integers(0, 65535, size=(29, 13), dtype=np.uint16)
+    ref, got = both(g, "avg", 4 * 13 * 2, backend="cpu", size=3, stride=2, padding=1)
+    assert got.shape == ref.shape and got.ndim == 2
+    np.testing.assert_array_equal(got, ref)
+    h = RNG.standard_normal((17, 6)).astype(np.float16)  # converted for the kernel and back
+    ref, got = both(h, "lp", 3 * 6 * 4, size=3, stride=2)
+    assert got.dtype == np.float16
+    np.testing.assert_array_equal(got, ref)
+
+
+def test_alpha_and_linear_light():
+    x = RNG.integers(0, 256, size=(21, 10, 4), dtype=np.uint8)
+    budget = 4 * 10 * 4 * 9
+    ref = api.run(x, "avg", size=3, stride=2, alpha_channel=3, linear_light=True, backend="numpy").array
+    got = strips.pool_strips(x, "avg", size=3, stride=2, alpha_channel=3, linear_light=True,
+                             backend="numpy", budget_bytes=budget)
+    np.testing.assert_array_equal(got, ref)
+
+
+def test_npy_file_read_by_rows_and_npy_output(tmp_path):
+    src = tmp_path / "big.npy"
+    np.save(src, IMG)
+    rows = strips.open_rows(src)
+    try:
+        assert isinstance(rows, strips.FileRows)  # plain reads, not the whole file in memory
+        np.testing.assert_array_equal(rows.read(13, 29), IMG[None, 13:29])
+    finally:
+        rows.close()
+    ref = api.pool(IMG, "avg", size=3, stride=2, padding=1, backend="numpy")
+    np.testing.assert_array_equal(
+        strips.pool_strips(src, "avg", size=3, stride=2, padding=1, budget_bytes=4 * ROW, backend="numpy"), ref)
+    out = tmp_path / "small.npy"
+    assert strips.pool_strips(src, "avg", size=3, stride=2, padding=1, budget_bytes=4 * ROW,
+                              backend="numpy", out=out) == out
+    np.testing.assert_array_equal(np.load(out), ref)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.npy", "small.npy"]  # no temporary left
+
+
+def test_fortran_npy_and_2d_npy(tmp_path):
+    src = tmp_path / "f.npy"
+    np.save(src, np.asfortranarray(IMG[..., 0]))
+    ref = api.pool(IMG[..., 0], "max", size=3, stride=2, backend="numpy")
+    np.testing.assert_array_equal(strips.pool_strips(src, "max", size=3, stride=2, budget_bytes=4 * 19), ref)
+
+
+def test_errors_are_clear(tmp_path):
+    with pytest.raises(ValueError, match="strip budget"):
+        strips.pool_strips(IMG, "max", size=5, budget_bytes=4 * ROW)
+    with pytest.raises(ValueError, match="cannot be pooled strip by strip"):
+        strips.pool_strips(IMG, "global")
+    with pytest.raises(ValueError, match="cannot be pooled strip by strip"):
+        strips.pool_strips(IMG, "spp")
+    with pytest.raises(ValueError, match="not '.png'"):
+        strips.pool_strips(tmp_path / "a.png", "max")
+    with pytest.raises(ValueError, match="output would be empty"):
+        strips.pool_strips(IMG[:2], "max", size=3)
+
+
+def test_failed_run_leaves_no_output(tmp_path, monkeypatch):
+    src = tmp_path / "big.npy"
+    np.save(src, IMG)
+    calls = []
+
+    def boom(done, total):
+        calls.append(done)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        strips.pool_strips(src, "max", budget_bytes=4 * ROW, out=tmp_path / "o.npy", on_block=boom)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.npy"]
+
+
+# ----------------------------------------------------------------------------------------- TIFF
+
+TIFF_LAYOUTS = {
+    "strips": dict(rowsperstrip=5),
+    "strips-zlib-predictor": dict(rowsperstrip=3, compression="zlib", predictor=True),
+    "tiles-zlib": dict(tile=(16, 16), compression="zlib"),
+    "tiles-raw": dict(tile=(16, 16)),
+    "planar": dict(rowsperstrip=4, planarconfig="separate"),
+}
+
+
+@pytest.mark.parametrize("layout", TIFF_LAYOUTS)
+def test_tiff_sources(tmp_path, layout):
+    tifffile = pytest.importorskip("tifffile", reason="tifffile is only in the optional 'dask' extra")
+    src = tmp_path / "big.tif"
+    kw = TIFF_LAYOUTS[layout]
+    data = IMG.transpose(2, 0, 1) if kw.get("planarconfig") == "separate" else IMG  # planes first
+    tifffile.imwrite(src, data, photometric="rgb", **kw)
+    rows = strips.open_rows(src)
+    try:
+        np.testing.assert_array_equal(rows.read(0, 41), IMG[None])
+        np.testing.assert_array_equal(rows.read(14, 33), IMG[None, 14:33])
+    finally:
+        rows.close()
+    for mode, kw in [("max", dict(size=3, stride=2, padding=1)), ("avg", dict(size=2, ceil_mode=True, stride=3))]:
+        ref = api.pool(IMG, mode, backend="numpy", **kw)
+        got = strips.pool_strips(src, mode, budget_bytes=4 * ROW, backend="numpy", **kw)
+        np.testing.assert_array_equal(got, ref)
+
+
+def test_tiff_frames_grey_and_tiff_output(tmp_path):
+    tifffile = pytest.importorskip("tifffile", reason="tifffile is only in the optional 'dask' extra")
+    stack = RNG.integers(0, 4096, size=(3, 22, 15), dtype=np.uint16)  # three grey pages
+    src = tmp_path / "stack.tif"
+    tifffile.imwrite(src, stack, photometric="minisblack", rowsperstrip=7, compression="zlib")
+    ref = api.pool(stack[..., None], "avg", size=3, stride=2, backend="numpy")
+    got = strips.pool_strips(src, "avg", size=3, stride=2, budget_bytes=3 * 15 * 2 * 4, backend="numpy")
+    np.testing.assert_array_equal(got, ref)
+    grey = tmp_path / "grey.tif"
+    tifffile.imwrite(grey, stack[0], photometric="minisblack", tile=(16, 16))
+    out = tmp_path / "out.tif"
+    assert strips.pool_strips(grey, "max", budget_bytes=3 * 15 * 2, out=out) == out
+    np.testing.assert_array_equal(tifffile.imread(out), api.pool(stack[0], "max"))
+
+
+def test_tiff_alpha_is_found(tmp_path):
+    tifffile = pytest.importorskip("tifffile", reason="tifffile is only in the optional 'dask' extra")
+    x = RNG.integers(0, 256, size=(21, 10, 4), dtype=np.uint8)
+    src = tmp_path / "rgba.tif"
+    tifffile.imwrite(src, x, photometric="rgb", extrasamples=["unassalpha"], rowsperstrip=3)
+    ref = api.run(x, "avg", alpha_channel=3, backend="numpy").array
+    np.testing.assert_array_equal(strips.pool_strips(src, "avg", budget_bytes=4 * 40 * 9, backend="numpy"), ref)
