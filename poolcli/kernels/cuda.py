@@ -1,0 +1,358 @@
+"""The Numba CUDA backend: module-level ``@cuda.jit`` kernels from the ``numba-cuda`` package.
+
+The same design as ``kernels.cpu``: one kernel, ``reduce_windows``, serves every
+mode. It runs one thread per output value (od, oh, ow, c) in a grid-stride loop;
+consecutive threads take consecutive channels, then columns, so reads and writes
+are coalesced along the contiguous axes. Each thread walks its window's valid
+cells (from the geometry's tables) and reduces them with the operation named by
+an integer op code; the per-value operations are ``kernels._ops`` compiled as
+device functions. Randomness arrives as arrays in the plan (drawn on the host),
+so the GPU gives the CPU's output for the same seed.
+
+One hot case has its own kernel, chosen by the measurements in ``benchmarks/gpu.py``:
+2x2 windows with stride 2 where every window is whole (no padding, no dilation),
+for max, min and avg: ``pool2x2`` has each thread produce ``UNROLL`` values with
+32-bit index arithmetic, issuing all its loads before its stores.
+
+Compilation is lazy (no signature lists) and cached on disk (``cache=True``).
+Under Numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``, set before Numba is
+imported) the same kernels run as Python, for tests on machines without a GPU.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+import numpy as np
+from numba import config, cuda
+
+from . import _ops
+
+NAME = "cuda"
+
+#: threads per block (tests patch it down small so several blocks and the edge guards run)
+TPB = 256
+#: upper bound on blocks of the grid-stride kernel; 0 = 32 per multiprocessor (tests patch it small)
+MAX_BLOCKS = 0
+#: output values per thread in the 2x2 fast path (written out in ``pool2x2``; not a setting)
+UNROLL = 4
+#: use the 2x2 stride-2 fast path where it applies (the benchmark turns it off to compare)
+FAST_PATHS = True
+
+#: seconds of the last ``pool`` call: upload, compile (0 when cached), kernel, download
+last_timings: dict[str, float] = {"upload": 0.0, "compile": 0.0, "kernel": 0.0, "download": 0.0}
+#: seconds spent compiling (or loading from the cache) in the last ``pool`` call, as in ``cpu``
+last_compile_seconds = 0.0
+
+SIMULATOR = bool(config.ENABLE_CUDASIM)
+
+to_output = cuda.jit(device=True)(_ops.to_output)
+power_term = cuda.jit(device=True)(_ops.power_term)
+power_root = cuda.jit(device=True)(_ops.power_root)
+positive = cuda.jit(device=True)(_ops.positive)
+
+MAX, MIN, AVG, LP, MIXED, SOFT, STOCH, WEIGHTED = (
+    _ops.MAX, _ops.MIN, _ops.AVG, _ops.LP, _ops.MIXED, _ops.SOFT, _ops.STOCH, _ops.WEIGHTED)
+
+
+@cuda.jit(cache=True)
+def reduce_windows(x, out, tab, steps, op, fparams, alpha, uniform, weights, flags):
+    """out[od, oh, ow, c] = reduction over the valid cells of window (od, oh, ow) of x[..., c].
+
+    The arguments are those of ``kernels.cpu.reduce_windows`` (``Plan.kernel_args``):
+    tab[axis] rows start, lo, hi, total; steps: dilation per axis; fparams: p,
+    temperature, value_scale, lo, hi; flags: include_pad, normalize, is_int.
+    """
+    C = x.shape[3]
+    Do, Ho, Wo = out.shape[0], out.shape[1], out.shape[2]
+    n = Do * Ho * Wo * C
+    p, temp, scale, lim_lo, lim_hi = fparams[0], fparams[1], fparams[2], fparams[3], fparams[4]
+    include_pad, normalize, is_int = flags[0] != 0, flags[1] != 0, flags[2] != 0
+    step_d, step_h, step_w = steps[0], steps[1], steps[2]
+    npass = 2 if (op == SOFT or op == STOCH) else 1
+    wc = weights.shape[3]
+    for i in range(cuda.grid(1), n, cuda.gridsize(1)):
+        c = i % C
+        r = i // C
+        ow = r % Wo
+        r = r // Wo
+        oh = r % Ho
+        od = r // Ho
+        sd, lod, hid, tod = tab[0, 0, od], tab[0, 1, od], tab[0, 2, od], tab[0, 3, od]
+        sh, loh, hih, toh = tab[1, 0, oh], tab[1, 1, oh], tab[1, 2, oh], tab[1, 3, oh]
+        sw, low, hiw, tow = tab[2, 0, ow], tab[2, 1, ow], tab[2, 2, ow], tab[2, 3, ow]
+        if include_pad:
+            div = float(tod * toh * tow)
+        else:
+            div = float((hid - lod) * (hih - loh) * (hiw - low))
+        ext = x[sd + lod * step_d, sh + loh * step_h, sw + low * step_w, c]  # max/min in the input dtype
+        acc = 0.0
+        acc2 = 0.0
+        pick = 0.0
+        picked = False
+        for ps in range(npass):
+            for jd in range(lod, hid):
+                z = sd + jd * step_d
+                for jh in range(loh, hih):
+                    y = sh + jh * step_h
+                    for jw in range(low, hiw):
+                        v = x[z, y, sw + jw * step_w, c]
+                        if op == MAX or op == MIXED or ((op == SOFT or op == STOCH) and ps == 0):
+                            if v > ext or v != v:
+                                if ext == ext:  # NaN, once in, stays
+                                    ext = v
+                        elif op == MIN:
+                            if v < ext or v != v:
+                                if ext == ext:
+                                    ext = v
+                        fv = float(v)
+                        if op == AVG or op == MIXED:
+                            acc += fv
+                        elif op == LP:
+                            acc += power_term(fv, p)
+                        elif op == SOFT and ps == 1:
+                            w = math.exp((fv * scale - float(ext) * scale) / temp)
+                            acc += w
+                            acc2 += w * fv
+                        elif op == STOCH:
+                            if ps == 0:
+                                acc += positive(fv)
+                            else:
+                                acc2 += positive(fv)
+                                if not picked and acc2 > uniform[od, oh, ow, c] * acc:
+                                    pick = fv
+                                    picked = True
+                        elif op == WEIGHTED:
+                            wt = weights[jd, jh, jw, c if wc > 1 else 0]
+                            acc += wt * fv
+                            acc2 += wt
+        if op == MAX or op == MIN:
+            out[od, oh, ow, c] = ext
+            continue
+        if op == AVG:
+            res = acc / div
+        elif op == LP:
+            res = power_root(acc / div if normalize else acc, p)
+        elif op == MIXED:
+            a = alpha[od, oh, ow]
+            res = a * float(ext) + (1.0 - a) * (acc / div)
+        elif op == SOFT:
+            res = acc2 / acc
+        elif op == STOCH:
+            res = pick if picked else float(ext)
+        else:  # WEIGHTED
+            res = acc / acc2 if normalize else acc
+        out[od, oh, ow, c] = to_output(res, lim_lo, lim_hi, is_int)
+
+
+
+@cuda.jit(device=True)
+def _extreme4(a, b, c, d, op):
+    """max (op == MAX) or min of one whole window's cells in window order, NaN winning,
+    ties keeping the earlier cell: exactly what ``reduce_windows`` computes."""
+    m = a
+    for v in (b, c, d):
+        if m == m:
+            if v != v or (v > m if op == MAX else v < m):
+                m = v
+    return m
+
+
+@cuda.jit(device=True)
+def _store2x2(out2, row, j, a, b, c, d, op, lim_lo, lim_hi, is_int):
+    if op == AVG:
+        s = float(a) + float(b) + float(c) + float(d)  # the reference's order, in float64
+        out2[row, j] = to_output(s / 4.0, lim_lo, lim_hi, is_int)
+    else:
+        out2[row, j] = _extreme4(a, b, c, d, op)
+
+
+@cuda.jit(cache=True)
+def pool2x2(x2, out2, C, op, lim_lo, lim_hi, is_int):
+    """2x2 windows, stride 2, all whole, max/min/avg. ``x2`` is x as (D*H, W*C) with output
+    row r reading input rows 2r and 2r+1; ``out2`` is out as (D*Ho, Wo*C).
+
+    Grid: y over output rows, x over output columns, both grid-stride; each thread makes
+    UNROLL = 4 values one block-width apart (so each warp's accesses stay coalesced) and
+    issues all 16 loads before its stores. Output column j = ow*C + c reads input
+    columns 2*ow*C + c = 2*j - j % C and that + C.
+    """
+    rows, ncols = out2.shape[0], out2.shape[1]
+    bw = cuda.blockDim.x
+    last = ncols - 1
+    for row in range(cuda.blockIdx.y, rows, cuda.gridDim.y):
+        r0 = 2 * row
+        r1 = r0 + 1
+        for j0 in range(cuda.blockIdx.x * 4 * bw + cuda.threadIdx.x, ncols, 4 * bw * cuda.gridDim.x):
+            j1 = min(j0 + bw, last)  # clamped: a thread past the edge reloads a valid cell
+            j2 = min(j0 + 2 * bw, last)
+            j3 = min(j0 + 3 * bw, last)
+            i0 = 2 * j0 - j0 % C
+            i1 = 2 * j1 - j1 % C
+            i2 = 2 * j2 - j2 % C
+            i3 = 2 * j3 - j3 % C
+            a0, b0, c0, d0 = x2[r0, i0], x2[r0, i0 + C], x2[r1, i0], x2[r1, i0 + C]
+            a1, b1, c1, d1 = x2[r0, i1], x2[r0, i1 + C], x2[r1, i1], x2[r1, i1 + C]
+            a2, b2, c2, d2 = x2[r0, i2], x2[r0, i2 + C], x2[r1, i2], x2[r1, i2 + C]
+            a3, b3, c3, d3 = x2[r0, i3], x2[r0, i3 + C], x2[r1, i3], x2[r1, i3 + C]
+            _store2x2(out2, row, j0, a0, b0, c0, d0, op, lim_lo, lim_hi, is_int)
+            if j0 + bw <= last:
+                _store2x2(out2, row, j1, a1, b1, c1, d1, op, lim_lo, lim_hi, is_int)
+            if j0 + 2 * bw <= last:
+                _store2x2(out2, row, j2, a2, b2, c2, d2, op, lim_lo, lim_hi, is_int)
+            if j0 + 3 * bw <= last:
+                _store2x2(out2, row, j3, a3, b3, c3, d3, op, lim_lo, lim_hi, is_int)
+
+
+# --------------------------------------------------------------------------------------------
+# host side
+
+
+def fast_path(plan) -> str | None:
+    """The name of the specialised kernel that computes this plan, or None (the generic one).
+
+    ``pool2x2``: max/min/avg, every window 2x2 with stride 2 and wholly inside the input
+    (no padding, no dilation), one frame deep; with several frames the height must be even
+    so that output row r reads input rows 2r and 2r+1 of the (D*H, W*C) view.
+    """
+    if not FAST_PATHS or plan.op not in (MAX, MIN, AVG):
+        return None
+    ad, ah, aw = plan.axes
+    d, h = plan.in_shape[0], plan.in_shape[1]
+    if not (ad.out == d and all(s == i for i, s in enumerate(ad.start)) and set(ad.valid) == {1}
+            and set(ad.lo) == {0}):
+        return None
+    if d > 1 and h % 2:
+        return None
+    for a in (ah, aw):
+        if a.step != 1 or set(a.lo) != {0} or set(a.hi) != {2}:
+            return None
+        if any(s != 2 * i for i, s in enumerate(a.start)):
+            return None
+    return "pool2x2"
+
+
+_lock = threading.Lock()  # one pool at a time: the device buffers below are shared
+_buffers: dict[str, object] = {}  # "x" / "out" -> the device array of the last call
+
+
+def _device_buffer(role: str, shape, dtype):
+    """A device array of this shape and dtype, reused from the last call when it matches."""
+    buf = _buffers.get(role)
+    if buf is None or buf.shape != tuple(shape) or buf.dtype != np.dtype(dtype):
+        _buffers.pop(role, None)  # free the old one first
+        buf = cuda.device_array(shape, dtype=dtype)
+        _buffers[role] = buf
+    return buf
+
+
+def _max_blocks() -> int:
+    if MAX_BLOCKS:
+        return MAX_BLOCKS
+    if SIMULATOR:
+        return 1 << 30
+    return 32 * cuda.get_current_device().MULTIPROCESSOR_COUNT
+
+
+class Launch:
+    """One kernel launch for a plan on device arrays: ``Launch(plan, d_x, d_out)()`` runs it.
+
+    Built once, called many times (the benchmark times the call alone). Small arguments
+    (tables, parameters, random draws) are uploaded when it is built.
+    """
+
+    def __init__(self, plan, d_x, d_out):
+        self.kernel_name = fast_path(plan)
+        if self.kernel_name == "pool2x2":
+            d, h, w, c = plan.in_shape
+            do, ho, wo, _ = plan.out_shape
+            lo, hi = plan.limits
+            x2 = d_x.reshape(d * h, w * c)
+            out2 = d_out.reshape(do * ho, wo * c)
+            self.kernel = pool2x2
+            self.args = (x2, out2, np.int64(c), np.int64(plan.op), np.float64(lo), np.float64(hi),
+                         np.bool_(plan.is_int))
+            span = UNROLL * TPB
+            gx = min(-(-(wo * c) // span), 65535)
+            gy = min(do * ho, 65535)
+            self.grid = (gx, gy)
+        else:
+            self.kernel = reduce_windows
+            host = plan.kernel_args()
+            self.args = (d_x, d_out) + tuple(
+                a if np.isscalar(a) else cuda.to_device(np.ascontiguousarray(a)) for a in host)
+            n = int(np.prod(plan.out_shape))
+            self.grid = max(1, min(-(-n // TPB), _max_blocks()))
+        self.block = (TPB, 1) if self.kernel_name == "pool2x2" else TPB
+
+    def compile(self) -> float:
+        """Compile (or load from the disk cache) this launch's specialisation; its seconds."""
+        if SIMULATOR:
+            return 0.0
+        sig = tuple(self.kernel.typeof_pyval(a) for a in self.args)
+        if sig in self.kernel.overloads:
+            return 0.0
+        t0 = time.perf_counter()
+        self.kernel.compile(sig)
+        return time.perf_counter() - t0
+
+    def __call__(self):
+        self.kernel[self.grid, self.block](*self.args)
+
+
+def pool(x, plan) -> np.ndarray:
+    """The backend entry point: pool a C-contiguous (D, H, W, C) array on the GPU."""
+    global last_compile_seconds
+    with _lock:
+        t0 = time.perf_counter()
+        d_x = _device_buffer("x", x.shape, x.dtype)
+        d_x.copy_to_device(np.ascontiguousarray(x))
+        d_out = _device_buffer("out", plan.out_shape, plan.dtype)
+        launch = Launch(plan, d_x, d_out)
+        t1 = time.perf_counter()
+        compile_s = launch.compile()
+        t2 = time.perf_counter()
+        launch()
+        cuda.synchronize()
+        t3 = time.perf_counter()
+        out = d_out.copy_to_host()
+        t4 = time.perf_counter()
+    last_timings.update(upload=t1 - t0, compile=compile_s, kernel=t3 - t2, download=t4 - t3)
+    last_compile_seconds = compile_s
+    return out
+
+
+def status() -> tuple[bool, str]:
+    """(usable, reason): whether this backend can run here, and why (never raises)."""
+    try:
+        if getattr(cuda, "implementation", "") != "NVIDIA":
+            return False, ("numba-cuda is not installed (only Numba's deprecated built-in "
+                           "numba.cuda is); pip install 'poolcli[cuda]'")
+        if SIMULATOR:
+            return True, "Numba's CUDA simulator is active (NUMBA_ENABLE_CUDASIM=1): right answers, very slowly"
+        if not cuda.is_available():
+            from numba.cuda.cudadrv import nvvm
+
+            err = None
+            try:
+                err = cuda.cuda_error()
+            except Exception:  # pragma: no cover
+                pass
+            if err is not None:
+                return False, f"no usable CUDA driver or GPU ({str(err).strip().splitlines()[0]})"
+            if not nvvm.is_available():
+                return False, "the CUDA toolkit's NVVM library is missing (pip install 'numba-cuda[cu12]' or [cu13])"
+            return False, "no CUDA GPU found"
+        dev = cuda.get_current_device()
+        name = dev.name.decode() if isinstance(dev.name, bytes) else str(dev.name)
+        major, minor = dev.compute_capability
+        return True, f"{name} (compute capability {major}.{minor})"
+    except Exception as exc:  # a broken driver or toolkit must not crash `doctor` or `auto`
+        return False, f"CUDA is not usable: {type(exc).__name__}: {str(exc).strip()[:200]}"
+
+
+# one name per mode, as in every backend
+pool_max = pool_min = pool_avg = pool_lp = pool_global = pool_adaptive = pool
+pool_fractional = pool_mixed = pool_stochastic = pool_softpool = pool_weighted = pool
