@@ -104,24 +104,35 @@ def pool_lp(x, plan) -> np.ndarray:
 
 
 def pool_mixed(x, plan) -> np.ndarray:
-    """alpha*max + (1 - alpha)*avg, alpha per window (constant, or 0/1 drawn with the seed)."""
+    """alpha*max + (1 - alpha)*avg, alpha per window (constant, or 0/1 drawn with the seed).
+
+    alpha 1 is exactly the max and alpha 0 exactly the average, also when the other one is
+    infinite (0 * inf would be NaN); for finite values this is the same arithmetic.
+    """
     a = plan.alpha[..., None]
-    return finish(a * window_max(x, plan).astype(np.float64) + (1.0 - a) * window_mean(x, plan), plan.dtype)
+    top, mean = window_max(x, plan).astype(np.float64), window_mean(x, plan)
+    with np.errstate(invalid="ignore"):
+        mixed = np.where(a == 1.0, top, np.where(a == 0.0, mean, a * top + (1.0 - a) * mean))
+    return finish(mixed, plan.dtype)
 
 
 def pool_softpool(x, plan) -> np.ndarray:
     """sum(w*x)/sum(w), w = exp((s*x - max(s*x))/T); s scales integers into [0, 1].
 
     Subtracting the window's maximum leaves the weights' ratios unchanged and keeps exp finite.
+    Infinities: a cell equal to the maximum weighs exactly 1 (so +inf gives +inf, not
+    inf - inf = NaN), and a cell of weight 0 adds nothing (so -inf does not give 0 * -inf =
+    NaN); for finite values this is the same arithmetic.
     """
     scale, t = plan.value_scale, plan.temperature
     top = window_max(x, plan).astype(np.float64) * scale
     wsum = wxsum = 0.0
     for _, v, valid in cells(x, plan):
         v = v.astype(np.float64)
-        w = np.where(valid, np.exp((v * scale - top) / t), 0.0)
-        wsum = wsum + w
-        wxsum = wxsum + np.where(valid, w * v, 0.0)
+        with np.errstate(invalid="ignore"):
+            w = np.where(valid, np.exp(np.where(v * scale == top, 0.0, (v * scale - top) / t)), 0.0)
+            wsum = wsum + w
+            wxsum = wxsum + np.where(valid & (w != 0.0), w * v, 0.0)
     return finish(wxsum / wsum, plan.dtype)
 
 
