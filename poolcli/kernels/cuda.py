@@ -49,9 +49,29 @@ last_compile_seconds = 0.0
 SIMULATOR = bool(config.ENABLE_CUDASIM)
 
 to_output = cuda.jit(device=True)(_ops.to_output)
-power_term = cuda.jit(device=True)(_ops.power_term)
 power_root = cuda.jit(device=True)(_ops.power_root)
 positive = cuda.jit(device=True)(_ops.positive)
+
+# NVVM fuses a product and a following sum into one fma by default (there is no switch for
+# it in numba-cuda), and an fma rounds once where the reference rounds twice. Every product
+# that feeds a sum goes through ``mul``: libdevice's __dmul_rn is "never merged into a
+# multiply-add", so the GPU's float64 arithmetic is the reference's, to the last bit.
+if SIMULATOR:
+    mul = cuda.jit(device=True)(lambda a, b: a * b)
+else:
+    from numba.cuda import libdevice
+
+    @cuda.jit(device=True)
+    def mul(a, b):
+        return libdevice.dmul_rn(a, b)
+
+
+@cuda.jit(device=True)
+def power_term(v, p):
+    """|v|^p, as ``_ops.power_term`` (v*v for p = 2) but with an unfused product."""
+    if p == 2.0:
+        return mul(v, v)
+    return abs(v) ** p
 
 MAX, MIN, AVG, LP, MIXED, SOFT, STOCH, WEIGHTED = (
     _ops.MAX, _ops.MIN, _ops.AVG, _ops.LP, _ops.MIXED, _ops.SOFT, _ops.STOCH, _ops.WEIGHTED)
@@ -113,9 +133,9 @@ def reduce_windows(x, out, tab, steps, op, fparams, alpha, uniform, weights, fla
                         elif op == LP:
                             acc += power_term(fv, p)
                         elif op == SOFT and ps == 1:
-                            w = math.exp((fv * scale - float(ext) * scale) / temp)
+                            w = math.exp((mul(fv, scale) - mul(float(ext), scale)) / temp)
                             acc += w
-                            acc2 += w * fv
+                            acc2 += mul(w, fv)
                         elif op == STOCH:
                             if ps == 0:
                                 acc += positive(fv)
@@ -126,7 +146,7 @@ def reduce_windows(x, out, tab, steps, op, fparams, alpha, uniform, weights, fla
                                     picked = True
                         elif op == WEIGHTED:
                             wt = weights[jd, jh, jw, c if wc > 1 else 0]
-                            acc += wt * fv
+                            acc += mul(wt, fv)
                             acc2 += wt
         if op == MAX or op == MIN:
             out[od, oh, ow, c] = ext
@@ -137,7 +157,7 @@ def reduce_windows(x, out, tab, steps, op, fparams, alpha, uniform, weights, fla
             res = power_root(acc / div if normalize else acc, p)
         elif op == MIXED:
             a = alpha[od, oh, ow]
-            res = a * float(ext) + (1.0 - a) * (acc / div)
+            res = mul(a, float(ext)) + mul(1.0 - a, acc / div)
         elif op == SOFT:
             res = acc2 / acc
         elif op == STOCH:
@@ -235,15 +255,18 @@ def fast_path(plan) -> str | None:
 
 
 _lock = threading.Lock()  # one pool at a time: the device buffers below are shared
-_buffers: dict[str, object] = {}  # "x" / "out" -> the device array of the last call
+_buffers: dict[str, object] = {}  # "x" / "out" -> the flat device array of the last call
 
 
 def _device_buffer(role: str, shape, dtype):
-    """A device array of this shape and dtype, reused from the last call when it matches."""
+    """A device array of this shape and dtype, a view of the last call's buffer when that
+    has the same size and dtype. Buffers are kept flat (the simulator cannot copy into
+    arrays with axes of length 1)."""
+    size = int(np.prod(shape))
     buf = _buffers.get(role)
-    if buf is None or buf.shape != tuple(shape) or buf.dtype != np.dtype(dtype):
+    if buf is None or buf.shape != (size,) or buf.dtype != np.dtype(dtype):
         _buffers.pop(role, None)  # free the old one first
-        buf = cuda.device_array(shape, dtype=dtype)
+        buf = cuda.device_array(size, dtype=dtype)
         _buffers[role] = buf
     return buf
 
@@ -256,6 +279,23 @@ def _max_blocks() -> int:
     return 32 * cuda.get_current_device().MULTIPROCESSOR_COUNT
 
 
+def pool2x2_args(plan, x, out) -> tuple:
+    """``pool2x2``'s arguments for (D, H, W, C) arrays ``x`` and ``out`` (host or device)."""
+    d, h, w, c = plan.in_shape
+    do, ho, wo, _ = plan.out_shape
+    lo, hi = plan.limits
+    return (x.reshape(d * h, w * c), out.reshape(do * ho, wo * c), np.int64(c), np.int64(plan.op),
+            np.float64(lo), np.float64(hi), np.bool_(plan.is_int))
+
+
+def reduce_args(plan, x, out, to_device=False) -> tuple:
+    """``reduce_windows``' arguments: (x, out) and ``Plan.kernel_args()``, uploaded if asked."""
+    rest = plan.kernel_args()
+    if to_device:
+        rest = tuple(a if np.isscalar(a) else cuda.to_device(np.ascontiguousarray(a)) for a in rest)
+    return (x, out) + tuple(rest)
+
+
 class Launch:
     """One kernel launch for a plan on device arrays: ``Launch(plan, d_x, d_out)()`` runs it.
 
@@ -264,28 +304,19 @@ class Launch:
     """
 
     def __init__(self, plan, d_x, d_out):
-        self.kernel_name = fast_path(plan)
+        self.kernel_name = fast_path(plan) or "reduce_windows"
         if self.kernel_name == "pool2x2":
-            d, h, w, c = plan.in_shape
-            do, ho, wo, _ = plan.out_shape
-            lo, hi = plan.limits
-            x2 = d_x.reshape(d * h, w * c)
-            out2 = d_out.reshape(do * ho, wo * c)
             self.kernel = pool2x2
-            self.args = (x2, out2, np.int64(c), np.int64(plan.op), np.float64(lo), np.float64(hi),
-                         np.bool_(plan.is_int))
-            span = UNROLL * TPB
-            gx = min(-(-(wo * c) // span), 65535)
-            gy = min(do * ho, 65535)
-            self.grid = (gx, gy)
+            self.args = pool2x2_args(plan, d_x, d_out)
+            rows, cols = self.args[1].shape
+            self.grid = (min(-(-cols // (UNROLL * TPB)), 65535), min(rows, 65535))
+            self.block = (TPB, 1)
         else:
             self.kernel = reduce_windows
-            host = plan.kernel_args()
-            self.args = (d_x, d_out) + tuple(
-                a if np.isscalar(a) else cuda.to_device(np.ascontiguousarray(a)) for a in host)
+            self.args = reduce_args(plan, d_x, d_out, to_device=True)
             n = int(np.prod(plan.out_shape))
             self.grid = max(1, min(-(-n // TPB), _max_blocks()))
-        self.block = (TPB, 1) if self.kernel_name == "pool2x2" else TPB
+            self.block = TPB
 
     def compile(self) -> float:
         """Compile (or load from the disk cache) this launch's specialisation; its seconds."""
@@ -307,17 +338,17 @@ def pool(x, plan) -> np.ndarray:
     global last_compile_seconds
     with _lock:
         t0 = time.perf_counter()
-        d_x = _device_buffer("x", x.shape, x.dtype)
-        d_x.copy_to_device(np.ascontiguousarray(x))
-        d_out = _device_buffer("out", plan.out_shape, plan.dtype)
-        launch = Launch(plan, d_x, d_out)
+        flat_x = _device_buffer("x", x.shape, x.dtype)
+        flat_x.copy_to_device(np.ascontiguousarray(x).reshape(-1))
+        flat_out = _device_buffer("out", plan.out_shape, plan.dtype)
+        launch = Launch(plan, flat_x.reshape(x.shape), flat_out.reshape(plan.out_shape))
         t1 = time.perf_counter()
         compile_s = launch.compile()
         t2 = time.perf_counter()
         launch()
         cuda.synchronize()
         t3 = time.perf_counter()
-        out = d_out.copy_to_host()
+        out = flat_out.copy_to_host().reshape(plan.out_shape)
         t4 = time.perf_counter()
     last_timings.update(upload=t1 - t0, compile=compile_s, kernel=t3 - t2, download=t4 - t3)
     last_compile_seconds = compile_s
