@@ -338,7 +338,9 @@ def compare_sheet(image, *, size=2, stride=None, modes=None, scale_to=None, back
     win = geometry.window(size, stride)
     if title is None:
         name = Path(source).name if source and source != "-" else "input"
-        title = (f"{name}  {_shape_text(arr.shape)}  -  size {win.size[1]}x{win.size[2]}, "
+        frames = getattr(image, "frames", 1)
+        first = f" (frame 1 of {frames})" if frames > 1 else ""
+        title = (f"{name}  {_shape_text(arr.shape)} (HxW){first}  -  size {win.size[1]}x{win.size[2]}, "
                  f"stride {win.stride[1]}x{win.stride[2]}")
     return contact_sheet(tiles, tile_size(arr.shape, scale_to), value_range=display_mapping(arr), alpha=alpha,
                          mode=mode, columns=columns, title=title or None, font_size=font_size)
