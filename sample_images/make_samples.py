@@ -144,9 +144,10 @@ def main(data: Path) -> None:
     (broken / "truncated.jpg").write_bytes(jpg.getvalue()[: len(jpg.getvalue()) // 2])
     (broken / "empty.png").write_bytes(b"")
     (broken / "not_an_image.jpg").write_text("This is a text file with an image's name.\n")
-    bad_crc = bytearray(png.getvalue())
-    bad_crc[40] ^= 0xFF  # a byte inside the IHDR/first chunk: CRC no longer matches
-    (broken / "bad_crc.png").write_bytes(bytes(bad_crc))
+    corrupt = bytearray(png.getvalue())
+    at = corrupt.find(b"IDAT") + 200
+    corrupt[at:at + 16] = bytes(b ^ 0x5A for b in corrupt[at:at + 16])  # damaged zlib data
+    (broken / "corrupt_data.png").write_bytes(bytes(corrupt))
     np.save(broken / "pickled.npy", np.array([{"a": 1}, None], dtype=object), allow_pickle=True)
     np.save(broken / "one_dim.npy", np.arange(10, dtype=np.uint8), allow_pickle=False)
 
