@@ -151,10 +151,11 @@ def _walk(top: str, recursive: bool, follow_symlinks: bool):
             except OSError:
                 continue
             child_rel = f"{rel}/{e.name}" if rel else e.name
+            path = child_rel if top in (".", "./") else e.path
             if is_dir:
-                subdirs.append((e.path, child_rel))
+                subdirs.append((path, child_rel))
             elif is_file and os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS:
-                yield Source(e.path, child_rel, listed=True)
+                yield Source(path, child_rel, listed=True)
         if recursive:
             for path, child_rel in subdirs:
                 yield from visit(path, child_rel)
@@ -354,8 +355,9 @@ def pool_file(job: Job, s: Settings, cancel: threading.Event | None = None) -> R
         t0 = time.perf_counter()
         if s.vector:
             rec.values = res.array.tolist()
-            if job.output is not None:
-                rec.output_bytes = _write_vector(job, res.array, s.format)
+            if job.output is None:
+                return fill_rates(rec)
+            rec.output_bytes = _write_vector(job, res.array, s.format)
         else:
             if job.make_dirs:
                 os.makedirs(os.path.dirname(job.output) or ".", exist_ok=True)

@@ -103,7 +103,7 @@ def _common_options(vector: bool) -> dict[str, inspect.Parameter]:
                "standard output" + (" (default: print only)" if vector else
                                     " (default: <stem>_<mode><ext> next to each input)"),
                panel=OUTPUT),
-        _param("format", str | None, None, "--format", "-f", metavar="FMT",
+        _param("format", str | None, None, "--format", metavar="FMT",
                help=f"output format: {fmt_choices} (default: from the output's extension, else the input's)",
                panel=OUTPUT),
         _param("overwrite", bool, False, "--overwrite",
@@ -123,7 +123,7 @@ def _common_options(vector: bool) -> dict[str, inspect.Parameter]:
                help="files in flight at a time (decoding and encoding overlap)", panel=RUN),
         _param("threads", int | None, None, "--threads", min=1, metavar="N",
                help="threads of the CPU kernels (default: all cores)", panel=RUN),
-        _param("backend", str, "auto", "--backend", "-b", metavar="auto|cpu|cuda|numpy",
+        _param("backend", str, "auto", "--backend", metavar="auto|cpu|cuda|numpy",
                help="where to pool: auto picks NumPy for small work, the GPU for large work when "
                "one is usable, else the Numba CPU kernels", panel=RUN),
         _param("max_pixels", int | None, None, "--max-pixels", min=0, metavar="N",
@@ -164,7 +164,7 @@ def _mode_option(name: str, spec: modes.Mode) -> inspect.Parameter:
         return _param(name, str | None, None, "--op", metavar="|".join(ops),
                       help=f"the reduction (default {ops[0]})", panel=P)
     if name == "output_size":
-        return _param(name, str | None, None, "--output-size", "-O", metavar="HxW",
+        return _param(name, str | None, None, "--output-size", metavar="HxW",
                       help="output height x width (one number: a square)", panel=P)
     if name == "levels":
         return _param(name, str | None, None, "--levels", metavar="1,2,4",
@@ -185,10 +185,10 @@ def _mode_option(name: str, spec: modes.Mode) -> inspect.Parameter:
         return _param(name, bool, False, "--random",
                       help="pick max or avg at random per window (with --seed)", panel=P)
     if name == "temperature":
-        return _param(name, float | None, None, "--temperature", "-t", metavar="T",
+        return _param(name, float | None, None, "--temperature", metavar="T",
                       help="softmax temperature T > 0 of the weights exp(x/T) (default 1)", panel=P)
     if name == "weights":
-        return _param(name, str | None, None, "--weights", "-w", metavar="FILE",
+        return _param(name, str | None, None, "--weights", metavar="FILE",
                       help="the weight kernel: .npy or .json, shape KHxKW or KHxKWxC (required)", panel=P)
     if name == "linear_light":
         return _param(name, bool, False, "--linear-light",
@@ -346,11 +346,16 @@ def check_plan(spec: modes.Mode, geometry: dict, opts: dict):
         dims = [1, max(64, oh), max(64, ow)]
     if spec.windows != "sliding":
         dims[0] = 1
-    api.make_plan(spec, (dims[0], dims[1], dims[2], channels), np.uint8, **geometry, opts=opts)
-    if spec.name == "spp":
+    shape = (dims[0], dims[1], dims[2], channels)
+    if spec.name == "spp":  # adaptive pooling per level
         from .options import parse_levels
 
-        parse_levels(opts.get("levels") or (1, 2, 4))
+        level_opts = {k: v for k, v in opts.items() if k != "levels"}
+        for level in parse_levels(opts.get("levels") or (1, 2, 4)):
+            level_opts["output_size"] = (level, level)
+            api.make_plan(modes.MODES["adaptive"], shape, np.uint8, opts=level_opts)
+    else:
+        api.make_plan(spec, shape, np.uint8, **geometry, opts=opts)
     return scale
 
 
@@ -636,7 +641,7 @@ WARMUP_DTYPES = ("uint8", "uint16", "int32", "float32", "float64")
 
 @app.command("warmup", rich_help_panel="Tools")
 def warmup_command(
-    backend: Annotated[str, typer.Option("--backend", "-b", metavar="cpu|cuda",
+    backend: Annotated[str, typer.Option("--backend", metavar="cpu|cuda",
                                          help="the backend to compile for")] = "cpu",
     json_: Annotated[bool, typer.Option("--json", help="one JSON object per dtype")] = False,
 ) -> None:

@@ -225,7 +225,7 @@ def print_table(console, records: list[Record], summary: dict) -> None:
             Text(r.input), Text(r.output or ""), shape,
             f"{r.reduction:.2f}" if r.reduction else "",
             _ms(r.load_ms), _ms(r.pool_ms), _ms(r.compile_ms) if r.compile_ms else "", _ms(r.save_ms),
-            f"{r.megapixels_per_s:,.0f}" if r.megapixels_per_s else "",
+            f"{r.megapixels_per_s:,.1f}" if r.megapixels_per_s else "",
             f"[{style.get(r.status, '')}]{_escape(status)}[/]",
         )
     console.print(table)
