@@ -241,8 +241,9 @@ def plan_jobs(sources: list[Source], *, mode: str, output: str | None = None, ex
         jobs.append(Job(sources[0], output))
 
     # a file that another input of this run writes is a previous run's output: not an input
-    planned = {_real(j.output) for j in jobs if j.output not in (None, STDIO)}
-    jobs = [j for j in jobs if not (j.source.listed and _real(j.source.path) in planned)]
+    planned = {_real(j.output): i for i, j in enumerate(jobs) if j.output not in (None, STDIO)}
+    jobs = [j for i, j in enumerate(jobs)
+            if not (j.source.listed and planned.get(_real(j.source.path), i) != i)]
 
     input_reals = {_real(j.source.path) for j in jobs if j.source.path != STDIO}
     input_inodes = {i for j in jobs if j.source.path != STDIO and (i := _inode(j.source.path))}

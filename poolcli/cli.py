@@ -250,7 +250,7 @@ def _split(mode: str, kw: dict):
     """kw of a generated command -> (geometry, mode options) as the API takes them."""
     spec = modes.MODES[mode]
     geometry = {k: kw[k] for k in GEOMETRY_KEYS if kw.get(k) not in (None, False)}
-    opts = {k: kw[k] for k in spec.options if kw.get(k) is not None and kw.get(k) is not False}
+    opts = {k: kw[k] for k in spec.options if kw.get(k) is not None}
     return geometry, opts
 
 
@@ -322,6 +322,8 @@ def check_plan(spec: modes.Mode, geometry: dict, opts: dict):
     scale = None
     if spec.windows == "sliding":
         if spec.name == "weighted":
+            if opts.get("weights") is None:
+                raise ValueError("weighted pooling needs weights: --weights FILE.npy|.json")
             w = np.asarray(opts["weights"])
             channels = w.shape[2] if w.ndim == 3 else 1
             win = geo.window(w.shape[:2] if w.ndim >= 2 else 1, **{k: v for k, v in geometry.items() if k != "size"})
