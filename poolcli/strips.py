@@ -203,13 +203,6 @@ def open_rows(source):
 # plans restricted to a block of output rows
 
 
-def rows_needed(axis: geometry.AxisWindows, o0: int, o1: int) -> tuple[int, int]:
-    """Input rows [r0, r1) read by windows o0..o1-1 of ``axis`` (valid cells only)."""
-    firsts = [s + lo * axis.step for s, lo in zip(axis.start[o0:o1], axis.lo[o0:o1])]
-    lasts = [s + (hi - 1) * axis.step for s, hi in zip(axis.start[o0:o1], axis.hi[o0:o1])]
-    return min(firsts), max(lasts) + 1
-
-
 def restrict_axis(axis: geometry.AxisWindows, o0: int, o1: int, r0: int, r1: int) -> geometry.AxisWindows:
     """Windows o0..o1-1 of ``axis`` seen from an input that starts at row r0 and has r1 - r0 rows.
 
@@ -342,6 +335,9 @@ def pool_strips(source, mode: str, *, size=2, stride=None, padding=0, dilation=1
     if spec.windows == "global" or spec.returns == "vector":
         raise ValueError(f"{spec.name} reduces the whole image at once and cannot be pooled strip by strip")
     opts = api._options(spec, options)
+    if out is not None and not isinstance(source, np.ndarray) and Path(source).exists() \
+            and Path(out).exists() and os.path.samefile(source, out):
+        raise ValueError(f"{out}: the output would overwrite the input")
     src = open_rows(source)
     try:
         if 0 in src.shape:
@@ -393,4 +389,4 @@ def _source_ndim(source, src) -> int:
     return 4 if d > 1 else (3 if c > 1 else 2)
 
 
-__all__ = ["DEFAULT_BUDGET", "open_rows", "pool_strips", "restrict_plan", "rows_needed"]
+__all__ = ["DEFAULT_BUDGET", "blocks", "open_rows", "pool_strips", "restrict_plan"]

@@ -122,6 +122,9 @@ def test_errors_are_clear(tmp_path):
         strips.pool_strips(IMG, "spp")
     with pytest.raises(ValueError, match="not '.png'"):
         strips.pool_strips(tmp_path / "a.png", "max")
+    np.save(tmp_path / "same.npy", IMG)
+    with pytest.raises(ValueError, match="overwrite the input"):
+        strips.pool_strips(tmp_path / "same.npy", "max", out=tmp_path / "same.npy")
     with pytest.raises(ValueError, match="output would be empty"):
         strips.pool_strips(IMG[:2], "max", size=3)
 
