@@ -25,6 +25,7 @@ Usage errors (nothing to do, ``-o`` that cannot work) raise ``UsageError`` (exit
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import sys
@@ -287,6 +288,8 @@ class Settings:
     #: DPI divisor (the stride); None: input size / output size
     scale: tuple[float, float] | None = None
     vector: bool = False
+    #: --threads: Numba threads of the CPU kernels (None: all cores)
+    threads: int | None = None
 
 
 class Cancelled(Exception):
@@ -302,7 +305,7 @@ def _pool(img, s: Settings):
     """api.run under the lock; -> (Result, compile seconds)."""
     from . import api
 
-    with _POOL_LOCK:
+    with _POOL_LOCK, numba_threads(s.threads, s.backend):
         res = api.run(img.array, s.mode, backend=s.backend, alpha_channel=img.alpha_channel,
                       **s.geometry, **s.options)
         compile_s = res.compile_seconds
@@ -501,19 +504,31 @@ def _execute_threads(jobs, work, workers, cancel, finished) -> None:
 
 
 def configure_threads(threads: int | None, backend: str) -> None:
-    """``--threads``: the number of Numba threads, set only where the CPU backend may run.
-
-    With ``auto`` and Numba not imported yet, this sets ``NUMBA_NUM_THREADS`` so that Numba
-    is not started just to be configured (the NumPy backend may finish the job alone).
-    """
-    if threads is None or backend in ("numpy", "cuda"):
-        return
-    if backend == "cpu" or "numba" in sys.modules:
-        import numba
-
-        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
-    else:
+    """``--threads`` before any work: with ``auto`` and Numba not imported yet, set
+    ``NUMBA_NUM_THREADS`` so that Numba is not started just to be configured (the NumPy
+    backend may finish the job alone). ``numba_threads`` does the rest per call."""
+    if threads is not None and backend == "auto" and "numba" not in sys.modules:
         os.environ["NUMBA_NUM_THREADS"] = str(threads)
+
+
+@contextlib.contextmanager
+def numba_threads(threads: int | None, backend: str):
+    """Run the block with ``threads`` Numba threads, where the CPU backend may run.
+
+    Numba's thread count is per launching thread, so it is set in the thread that pools
+    (a ``--jobs`` worker) and restored afterwards; Numba is never imported just for this.
+    """
+    if threads is None or backend in ("numpy", "cuda") or (backend == "auto" and "numba" not in sys.modules):
+        yield
+        return
+    import numba
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
 
 
 __all__ = [

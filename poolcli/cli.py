@@ -296,7 +296,7 @@ def prepare(mode: str, kw: dict):
         mode=mode, geometry=geometry, options=opts, backend=kw["backend"],
         max_pixels=kw["max_pixels"] if kw["max_pixels"] is not None else iio.DEFAULT_MAX_PIXELS,
         format=fmt, png_compress_level=kw.get("png_compress_level"),
-        jpeg_quality=kw.get("jpeg_quality"), scale=scale, vector=vector)
+        jpeg_quality=kw.get("jpeg_quality"), scale=scale, vector=vector, threads=kw["threads"])
     if settings.max_pixels == 0:
         settings.max_pixels = None
     return settings, jobs

@@ -163,8 +163,14 @@ def test_animated_gif_keeps_frames(samples, tmp_path):
 
 
 def test_jobs_give_the_same_files(files, tmp_path):
+    import poolcli.kernels.cpu  # noqa: F401  (Numba loaded: --threads never touches the environment)
+
     assert invoke("avg", files, "-r", "-o", tmp_path / "one", "--jobs", "1").exit_code == 0
-    assert invoke("avg", files, "-r", "-o", tmp_path / "many", "--jobs", "3", "--threads", "1").exit_code == 0
+    assert invoke("avg", files, "-r", "-o", tmp_path / "many", "--jobs", "3", "--threads", "1",
+                  "--backend", "cpu").exit_code == 0
+    import numba
+
+    assert numba.get_num_threads() == numba.config.NUMBA_NUM_THREADS  # restored
     names = sorted(p.relative_to(tmp_path / "one") for p in (tmp_path / "one").rglob("*") if p.is_file())
     assert names == sorted(p.relative_to(tmp_path / "many") for p in (tmp_path / "many").rglob("*") if p.is_file())
     assert len(names) == 6
