@@ -1,5 +1,11 @@
 """Pillow and .npy in and out: modes, EXIF, alpha, frames, metadata, atomic writes, stdin/stdout.
 
+API: ``load_image(path, *, max_pixels)`` -> ``Image``; ``load_bytes(data, *, max_pixels,
+source)``; ``header(path)`` -> ``Header(width, height, frames, mode, format)`` without
+decoding; ``save_image(path, array, like=None, *, format, scale, png_compress_level,
+jpeg_quality)`` -> bytes written; ``output_format(path, format)``; ``atomic_write(path,
+write)``; ``load_weights(path)``; ``ImageError``. Pillow is imported only inside functions.
+
 Reading (``load_image``)
 ------------------------
 Formats: whatever Pillow reads (PNG/APNG, JPEG, TIFF, BMP, GIF, WebP, PPM/PGM/PBM, ...) and
