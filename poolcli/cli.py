@@ -55,6 +55,11 @@ def usage_error(message) -> typer.Exit:
     return typer.Exit(2)
 
 
+def stderr_is_terminal() -> bool:
+    """Progress bars only for people: never into a pipe or a log file."""
+    return sys.stderr.isatty()
+
+
 def _stderr_console():
     from rich.console import Console
 
@@ -374,7 +379,7 @@ def run_mode(mode: str, kw: dict) -> None:
     batch.configure_threads(kw["threads"], kw["backend"])
 
     console = _stderr_console()
-    show_progress = not kw["quiet"] and sys.stderr.isatty() and len(jobs) > 3
+    show_progress = not kw["quiet"] and stderr_is_terminal() and len(jobs) > 3
     progress = None
     if show_progress:
         from rich.progress import (
@@ -386,7 +391,8 @@ def run_mode(mode: str, kw: dict) -> None:
         )
 
         progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            TimeRemainingColumn(), console=console, transient=True)
+                            TimeRemainingColumn(), console=console, transient=True,
+                            redirect_stdout=False, redirect_stderr=False)  # stdout is for data
         task = progress.add_task(mode, total=len(jobs))
 
     def on_record(rec) -> None:
@@ -418,7 +424,7 @@ def run_mode(mode: str, kw: dict) -> None:
     summary = report.summarize(records, time.perf_counter() - t_start, cancelled)
     if kw["json"]:
         print(report.json_line(summary), flush=True)
-    if settings.vector and not kw["json"]:
+    if settings.vector and not kw["json"] and kw["output"] != "-":
         _print_values(records, settings)
     elif not kw["quiet"] and not settings.vector:
         report.print_table(console, records, summary)

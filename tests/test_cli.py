@@ -584,3 +584,23 @@ def test_each_mode_exposes_only_its_options():
         assert not (every - set(spec.options)) & params, name
     assert "size" not in {p.name for p in group.commands["adaptive"].params}
     assert "stride" not in {p.name for p in group.commands["fractional"].params}
+
+
+def test_progress_bar_never_pollutes_stdout(files, tmp_path, monkeypatch):
+    from rich.console import Console
+
+    monkeypatch.setattr(cli, "stderr_is_terminal", lambda: True)
+    monkeypatch.setattr(cli, "_stderr_console", lambda: Console(stderr=True, force_terminal=True, width=200))
+    r = invoke("max", files, "-r", "-o", tmp_path / "o", "--json")
+    assert r.exit_code == 0, r.stderr
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    assert len(lines) == 7 and lines[-1]["ok"] == 6
+
+
+def test_vector_to_stdout_is_only_the_array(files):
+    r = runner.invoke(app, ["global", str(files / "a.png"), "-o", "-"], catch_exceptions=False)
+    assert r.exit_code == 0, r.stderr
+    import io
+
+    got = np.load(io.BytesIO(r.stdout_bytes))
+    np.testing.assert_array_equal(got, poolcli.pool(pixels(files / "a.png"), "global"))
