@@ -8,6 +8,8 @@ the API lets it through unchanged, so both say the same words.
 
 from __future__ import annotations
 
+from numbers import Integral
+
 Tuple = tuple[int, ...]
 
 
@@ -15,12 +17,12 @@ def parse_ints(text: str | int | tuple | list, name: str, *, lengths=(1, 2, 3), 
     """``"2"`` -> (2,), ``"2x3"`` -> (2, 3); ints and tuples pass through (checked)."""
     if isinstance(text, bool):
         raise ValueError(f"{name} must be an integer or NxM, got {text!r}")
-    if isinstance(text, int):
-        values: Tuple = (text,)
+    if isinstance(text, Integral):  # int, and NumPy's integers (np.int64(2), shape entries)
+        values: Tuple = (int(text),)
     elif isinstance(text, (tuple, list)):
-        values = tuple(text)
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        if not all(isinstance(v, Integral) and not isinstance(v, bool) for v in text):
             raise ValueError(f"{name} must be whole numbers, got {text!r}")
+        values = tuple(int(v) for v in text)
     else:
         raw = str(text).strip().lower().replace("×", "x").replace(",", "x")
         parts = raw.split("x")
