@@ -127,6 +127,9 @@ def _check_dtype(arr: np.ndarray) -> tuple[np.ndarray, np.dtype]:
         raise TypeError("boolean arrays are not supported; convert with x.astype(np.uint8)")
     if arr.dtype.kind not in "uif":
         raise TypeError(f"arrays of dtype {arr.dtype} cannot be pooled; use an integer or floating dtype")
+    if not arr.dtype.isnative:  # big-endian .npy files: the kernels take the native byte order
+        native = arr.astype(arr.dtype.newbyteorder("="))
+        return _check_dtype(native)[0], arr.dtype
     if arr.dtype.name in KERNEL_DTYPES:
         return arr, arr.dtype
     if arr.dtype.kind == "f":  # float16, longdouble
