@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import geometry, modes
-from .options import parse_floats, parse_levels, parse_size2
+from .options import parse_floats, parse_ints, parse_levels, parse_padding, parse_size2
 
 #: op codes shared by every backend's window-reduction kernel
 OP_MAX, OP_MIN, OP_AVG, OP_LP, OP_MIXED, OP_SOFT, OP_STOCH, OP_WEIGHTED = range(8)
@@ -218,6 +218,15 @@ def _load_weights(weights, channels: int) -> np.ndarray:
     return np.ascontiguousarray(w[None])
 
 
+def _geometry_given(stride, padding, dilation, ceil_mode) -> bool:
+    """Whether stride/padding/dilation/ceil_mode differ from their neutral values (padding
+    ``(0, 0)`` or dilation ``"1x1"`` given explicitly is no geometry)."""
+    if stride is not None or ceil_mode:
+        return True
+    pad = parse_padding(padding)
+    return pad == "same" or any(pad) or any(v != 1 for v in parse_ints(dilation, "dilation"))
+
+
 def make_plan(spec: modes.Mode, x4_shape, dtype, *, size=2, stride=None, padding=0, dilation=1,
               ceil_mode=False, opts: dict | None = None) -> Plan:
     """Check every argument and lay out the windows; raises ValueError/TypeError with the CLI's words."""
@@ -225,7 +234,7 @@ def make_plan(spec: modes.Mode, x4_shape, dtype, *, size=2, stride=None, padding
     d, h, w, c = x4_shape
     dtype = np.dtype(dtype)
     op_name = _op_for(spec, opts)
-    geometry_given = (stride is not None) or padding not in (0, "0", (0,)) or dilation not in (1, "1", (1,)) or ceil_mode
+    geometry_given = _geometry_given(stride, padding, dilation, ceil_mode)
     plan_kw: dict = {}
 
     if spec.windows == "sliding":
@@ -339,6 +348,8 @@ def run(x, mode: str, size=2, stride=None, padding=0, dilation=1, ceil_mode=Fals
     linear = bool(opts.get("linear_light"))
 
     if spec.name == "spp":
+        if _geometry_given(stride, padding, dilation, ceil_mode):
+            raise ValueError("spp takes no --stride/--padding/--dilation/--ceil-mode")
         return _run_spp(x4, ndim, caller_dtype, spec, opts, backend, alpha_channel)
 
     plan = make_plan(spec, x4.shape, x4.dtype, size=size, stride=stride, padding=padding,
