@@ -4,6 +4,16 @@ One kernel, ``reduce_windows``, serves every mode: it walks each window's valid
 cells (from the geometry's tables) and reduces them with the operation named
 by an integer op code. Compilation is lazy (no signature lists): the first run
 compiles only the dtype it needs, later runs load it from the cache.
+
+The hot cases (small full windows without padding or dilation: 2x2/s2, 3x3/s2, ...,
+with 1 to 4 channels; max, min, avg, lp) go to a second kernel, ``reduce_fixed``,
+which gives exactly the same numbers. It walks rows flattened to (W*C,) and gets
+the window, stride, channel count and op as *compile-time constants*: each is
+passed as a tuple whose length is the value (``_tag(3) == (0, 0, 0)``), so Numba
+specialises per (window, stride, C, op) lazily and caches each specialisation,
+LLVM unrolls the window and channel loops and vectorises the row with
+interleaved loads. Measured on 4096x4096x3 uint8 2x2 max: 1.2 ms against 15 ms
+with the same loops taking those values at run time (benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -121,27 +131,147 @@ def reduce_windows(x, out, tab, steps, op, fparams, alpha, uniform, weights, fla
                 out[od, oh, ow, c] = to_output(res, lim_lo, lim_hi, is_int)
 
 
+@njit(inline="always")
+def _better(op, e, v):
+    """max (MAX) or min (MIN) of the window so far and v, NaN winning: the rule of reduce_windows."""
+    if op == MAX:
+        take = (v > e or v != v) and e == e
+    else:
+        take = (v < e or v != v) and e == e
+    return v if take else e
+
+
+@njit(inline="always")
+def _rint_ratio(s, div):
+    """round(s / div) half to even for an integer sum s: equal to np.rint(s / div) because s and
+    div are exact and s/div is a tie only when it is one exactly."""
+    q = s // div
+    r2 = 2 * (s - q * div)
+    if r2 > div or (r2 == div and q % 2 != 0):
+        q += 1
+    return q
+
+
+@njit(parallel=True, cache=True)
+def reduce_fixed(x, out, rows_in, rows_out, kh, kw, sh, sw, chans, optag, inttag, acc0, fparams):
+    """The hot windows: full kh x kw windows at stride sh x sw, no padding, no dilation.
+
+    x: (D*H, W*C) and out: (D*Do, Wo*C) rows (frames stacked); rows_in = H, rows_out = Ho.
+    kh, kw, sh, sw, chans, optag (op + 1), inttag (1 + is_int) are tuples whose LENGTHS are
+    the values, so they are compile-time constants. acc0: the accumulator's zero (int64 for
+    integer avg, float64 otherwise). fparams: p, normalize, lo, hi (as reduce_windows).
+    Sums run over rows then columns, in float64 (or exactly in int64), like the reference.
+    """
+    for r in prange(out.shape[0]):
+        # the constants are taken inside the loop body: values computed outside a prange
+        # reach its body as run-time arguments, and the row would not vectorise
+        KH, KW, SH, SW, C = len(kh), len(kw), len(sh), len(sw), len(chans)
+        op, is_int = len(optag) - 1, len(inttag) == 2
+        d = r // rows_out
+        y0 = d * rows_in + (r - d * rows_out) * SH
+        o = out[r]
+        for ow in range(out.shape[1] // C):
+            for c in range(C):
+                i = SW * C * ow + c
+                if op == MAX or op == MIN:
+                    e = x[y0, i]
+                    for jh in range(KH):
+                        row = x[y0 + jh]
+                        for jw in range(KW):
+                            e = _better(op, e, row[i + jw * C])
+                    o[ow * C + c] = e
+                else:
+                    s = acc0
+                    for jh in range(KH):
+                        row = x[y0 + jh]
+                        for jw in range(KW):
+                            if op == AVG:
+                                s += row[i + jw * C]
+                            else:
+                                s += power_term(np.float64(row[i + jw * C]), fparams[0])
+                    if op == AVG and is_int:
+                        o[ow * C + c] = _rint_ratio(s, KH * KW)
+                    elif op == AVG:
+                        o[ow * C + c] = s / (KH * KW)
+                    else:
+                        res = power_root(s / (KH * KW) if fparams[1] != 0.0 else s, fparams[0])
+                        o[ow * C + c] = to_output(res, fparams[2], fparams[3], is_int)
+
+
+#: the fast path's limits: window and stride per axis up to these, channels up to FAST_MAX_C
+FAST_MAX_K, FAST_MAX_S, FAST_MAX_C = 3, 3, 4
+FAST_OPS = (MAX, MIN, AVG, LP)
+
+
+def _tag(n: int) -> tuple:
+    """A tuple of length n: a value Numba sees as a compile-time constant (its type)."""
+    return (0,) * n
+
+
+def _full_windows(a, k_max: int, s_max: int):
+    """(k, s) when the axis is full windows of k cells at stride s from 0 (no padding,
+    no dilation, no partial windows); else None."""
+    if a.step != 1 or a.out < 1:
+        return None
+    k = a.hi[0]
+    s = a.start[1] - a.start[0] if a.out > 1 else 1
+    if not (1 <= k <= k_max and 1 <= s <= s_max):
+        return None
+    if any(lo != 0 for lo in a.lo) or any(hi != k for hi in a.hi) or any(t != k for t in a.total):
+        return None
+    if any(st != i * s for i, st in enumerate(a.start)):
+        return None
+    return k, s
+
+
+def fast_args(x, out, plan):
+    """reduce_fixed's arguments when the plan is a hot case, else None."""
+    d, h, w, c = plan.in_shape
+    if plan.op not in FAST_OPS or c > FAST_MAX_C or plan.dtype.kind not in "uif":
+        return None
+    ad, ah, aw = plan.axes
+    if ad.step != 1 or any(lo != 0 or hi != 1 for lo, hi in zip(ad.lo, ad.hi)) or ad.start != tuple(range(d)):
+        return None
+    hh, ww = _full_windows(ah, FAST_MAX_K, FAST_MAX_S), _full_windows(aw, FAST_MAX_K, FAST_MAX_S)
+    if hh is None or ww is None or (hh == (1, 1) and ww == (1, 1)):
+        return None
+    is_int = plan.is_int
+    acc0 = np.int64(0) if (plan.op == AVG and is_int) else np.float64(0.0)
+    lo, hi = plan.limits
+    fparams = np.array([plan.p, 1.0 if plan.normalize else 0.0, lo, hi], dtype=np.float64)
+    do, ho, wo, _ = out.shape
+    return (x.reshape(d * h, w * c), out.reshape(do * ho, wo * c), np.int64(h), np.int64(ho),
+            _tag(hh[0]), _tag(ww[0]), _tag(hh[1]), _tag(ww[1]), _tag(c), _tag(plan.op + 1),
+            _tag(1 + is_int), acc0, fparams)
+
+
 #: seconds spent compiling (or loading from the cache) in the last ``pool`` call
 last_compile_seconds = 0.0
 
 
-def _ensure_compiled(args) -> float:
+def _ensure_compiled(kernel, args) -> float:
     """Compile (or load from the cache) the specialisation these args need; its seconds."""
     sig = tuple(numba.typeof(a) for a in args)
-    if sig in reduce_windows.overloads:
+    if sig in kernel.overloads:
         return 0.0
     t0 = time.perf_counter()
-    reduce_windows.compile(sig)
+    kernel.compile(sig)
     return time.perf_counter() - t0
 
 
-def pool(x, plan) -> np.ndarray:
-    """The backend entry point: pool a C-contiguous (D, H, W, C) array."""
+def pool(x, plan, *, fast: bool = True) -> np.ndarray:
+    """The backend entry point: pool a C-contiguous (D, H, W, C) array.
+
+    ``fast=False`` forces the generic kernel (the tests compare the two).
+    """
     global last_compile_seconds
     out = np.empty(plan.out_shape, dtype=plan.dtype)
-    args = (x, out) + plan.kernel_args()
-    last_compile_seconds = _ensure_compiled(args)
-    reduce_windows(*args)
+    args = fast_args(x, out, plan) if fast else None
+    kernel = reduce_fixed
+    if args is None:
+        kernel, args = reduce_windows, (x, out) + plan.kernel_args()
+    last_compile_seconds = _ensure_compiled(kernel, args)
+    kernel(*args)
     return out
 
 
