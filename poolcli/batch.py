@@ -531,6 +531,77 @@ def numba_threads(threads: int | None, backend: str):
         numba.set_num_threads(before)
 
 
+@dataclass(frozen=True)
+class DaskItem:
+    """One file of a ``--dask`` batch: the same job and settings as a local run, so the
+    worker runs the very same ``pool_file`` and writes the same bytes."""
+
+    job: Job
+    settings: Settings
+
+    @property
+    def input(self) -> str:
+        return self.job.source.path
+
+    @property
+    def output(self) -> str | None:
+        return self.job.output
+
+    @property
+    def mode(self) -> str:
+        return self.settings.mode
+
+
+def dask_task(item: DaskItem) -> dict:
+    """The per-file task on a Dask worker: ``pool_file`` -> the record as a plain dict."""
+    rec = pool_file(item.job, item.settings)
+    d = rec.as_dict()
+    d["values"] = rec.values
+    return d
+
+
+def execute_dask(jobs: list[Job], settings: Settings, address: str, *, on_record=None) -> tuple[list[Record], int]:
+    """``execute`` on a Dask cluster (``--dask ADDRESS``): skipped and pre-failed jobs are
+    settled here; the rest run as ``dask_task`` on the workers. Records in job order."""
+    from .distributed import run_dask
+
+    results: list[Record | None] = [None] * len(jobs)
+    remote = []
+    for i, job in enumerate(jobs):
+        if job.skip or job.error or job.output == STDIO:
+            if job.output == STDIO and not (job.skip or job.error):
+                rec = _failed(Record(input=job.source.path, mode=settings.mode), "--dask cannot write to standard output")
+            else:
+                rec = pool_file(job, settings)
+            results[i] = rec
+            if on_record is not None:
+                on_record(rec)
+        else:
+            if job.make_dirs:
+                os.makedirs(os.path.dirname(job.output) or ".", exist_ok=True)
+            remote.append(i)
+
+    def to_record(d: dict) -> Record:
+        d = {k: v for k, v in d.items() if k in FIELD_NAMES}
+        for key in ("input_shape", "output_shape", "samples"):
+            if d.get(key) is not None:
+                d[key] = tuple(d[key])
+        return Record(**d)
+
+    def received(d: dict) -> None:  # completion order: the progress bar and error lines
+        if on_record is not None:
+            on_record(to_record(d))
+
+    dicts = run_dask([DaskItem(jobs[i], settings) for i in remote], address, task=dask_task,
+                     on_result=received)
+    for i, d in zip(remote, dicts):
+        results[i] = to_record(d)
+    return [r for r in results if r is not None], 0
+
+
+FIELD_NAMES = frozenset(f for f in Record.__dataclass_fields__ if f != "values")
+
+
 __all__ = [
     "FORMATS",
     "IMAGE_EXTENSIONS",

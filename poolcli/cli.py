@@ -142,9 +142,13 @@ def _common_options(vector: bool) -> dict[str, inspect.Parameter]:
                help="print JSON Lines on standard output: one object per file, then a summary", panel=RUN),
         _param("report", str | None, None, "--report", metavar="FILE",
                help="write the per-file records to FILE.json, FILE.jsonl or FILE.csv", panel=RUN),
+        _param("dask", str | None, None, "--dask", metavar="ADDRESS",
+               help="run the batch on a Dask cluster: local, local:N (N worker processes here) or "
+               "tcp://HOST:PORT; paths must be reachable from the workers (pip install 'poolcli[dask]')",
+               panel=RUN),
     ]
     if vector:
-        opts = [p for p in opts if p.name not in ("png_compress_level", "jpeg_quality")]
+        opts = [p for p in opts if p.name not in ("png_compress_level", "jpeg_quality", "dask")]
     return {p.name: p for p in opts}
 
 
@@ -279,6 +283,10 @@ def prepare(mode: str, kw: dict):
 
         report_kind(kw["report"])
     fmt = batch.parse_format(kw["format"], vector=vector)
+    if kw.get("dask"):
+        from .distributed import parse_address
+
+        parse_address(kw["dask"])
     if "weights" in opts:
         try:
             opts["weights"] = iio.load_weights(opts["weights"])
@@ -416,8 +424,17 @@ def run_mode(mode: str, kw: dict) -> None:
     if progress is not None:
         progress.start()
     try:
-        records, cancelled = batch.execute(jobs, work, workers=kw["jobs"], fail_fast=kw["fail_fast"],
-                                           on_record=on_record)
+        if kw.get("dask"):
+            try:
+                records, cancelled = batch.execute_dask(jobs, settings, kw["dask"], on_record=on_record)
+            except ValueError as exc:  # a bad address, or Dask not installed
+                raise usage_error(exc) from None
+            except OSError as exc:  # the scheduler cannot be reached
+                print(f"{PROG}: --dask {kw['dask']}: {exc}", file=sys.stderr, flush=True)
+                raise typer.Exit(1) from None
+        else:
+            records, cancelled = batch.execute(jobs, work, workers=kw["jobs"], fail_fast=kw["fail_fast"],
+                                               on_record=on_record)
     finally:
         if progress is not None:
             progress.stop()

@@ -25,7 +25,7 @@ from pathlib import Path
 from .imageio import DEFAULT_MAX_PIXELS
 
 #: seconds to wait for a scheduler or for a local cluster's workers to come up
-CONNECT_TIMEOUT = 60.0
+CONNECT_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -44,8 +44,10 @@ class Job:
 
 
 def as_job(job) -> Job:
-    """A ``Job``, or a dict with its fields -> a ``Job``."""
-    return job if isinstance(job, Job) else Job(**job)
+    """A dict with a ``Job``'s fields -> a ``Job``; a ``Job`` (or any object with ``input``,
+    ``output`` and ``mode`` attributes that ``task`` understands, such as the CLI's
+    ``batch.DaskItem``) passes through."""
+    return Job(**job) if isinstance(job, dict) else job
 
 
 def _ms(seconds: float) -> float:
@@ -102,9 +104,14 @@ def parse_address(address: str) -> tuple[str, int | None]:
         if not n.isdigit() or int(n) < 1:
             raise ValueError(f"--dask local:N needs a number of workers >= 1, got {address!r}")
         return "local", int(n)
-    if not address:
-        raise ValueError("--dask needs an address: local, local:N or tcp://HOST:PORT")
+    scheme, sep, rest = address.partition("://")
+    if not address or (sep and (scheme not in SCHEMES or not rest)) or (not sep and ":" not in address):
+        raise ValueError(f"--dask needs an address: local, local:N or tcp://HOST:PORT; got {address!r}")
     return address, None
+
+
+#: the scheduler address schemes of Dask's comms
+SCHEMES = ("tcp", "tls", "ucx", "ws", "wss", "inproc")
 
 
 def _local_cluster(n_workers: int | None):
