@@ -740,6 +740,8 @@ def _root(
     """
 
 
+from . import cli_tools  # noqa: E402,F401  (registers compare, pyramid, explain, learn, bench)
+
 # --------------------------------------------------------------------------------------------
 # the entry point
 
