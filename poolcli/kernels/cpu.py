@@ -157,16 +157,19 @@ def reduce_fixed(x, out, rows_in, rows_out, kh, kw, sh, sw, chans, optag, inttag
     """The hot windows: full kh x kw windows at stride sh x sw, no padding, no dilation.
 
     x: (D*H, W*C) and out: (D*Do, Wo*C) rows (frames stacked); rows_in = H, rows_out = Ho.
-    kh, kw, sh, sw, chans, optag (op + 1), inttag (1 + is_int) are tuples whose LENGTHS are
-    the values, so they are compile-time constants. acc0: the accumulator's zero (int64 for
-    integer avg, float64 otherwise). fparams: p, normalize, lo, hi (as reduce_windows).
+    kh, kw, sh, sw, chans, optag (op + 1), inttag are tuples whose LENGTHS are the values, so
+    they are compile-time constants. inttag: 1 float, 2 integer, 3 integer summed in float32.
+    acc0: the accumulator's zero: float32 for the average of 8- and 16-bit integers (their
+    sums of at most 9 cells are below 2**24, so exact, and s/div is within 1/18 of a tie
+    only when it is one exactly, so np.rint gives np.rint(s / div) of the reference; 4x
+    the SIMD lanes of int64), int64 for wider integers, float64 otherwise. fparams: p, normalize, lo, hi (as reduce_windows).
     Sums run over rows then columns, in float64 (or exactly in int64), like the reference.
     """
     for r in prange(out.shape[0]):
         # the constants are taken inside the loop body: values computed outside a prange
         # reach its body as run-time arguments, and the row would not vectorise
         KH, KW, SH, SW, C = len(kh), len(kw), len(sh), len(sw), len(chans)
-        op, is_int = len(optag) - 1, len(inttag) == 2
+        op, is_int, f32sum = len(optag) - 1, len(inttag) >= 2, len(inttag) == 3
         d = r // rows_out
         y0 = d * rows_in + (r - d * rows_out) * SH
         o = out[r]
@@ -189,7 +192,9 @@ def reduce_fixed(x, out, rows_in, rows_out, kh, kw, sh, sw, chans, optag, inttag
                                 s += row[i + jw * C]
                             else:
                                 s += power_term(np.float64(row[i + jw * C]), fparams[0])
-                    if op == AVG and is_int:
+                    if op == AVG and f32sum:
+                        o[ow * C + c] = np.rint(s / np.float32(KH * KW))
+                    elif op == AVG and is_int:
                         o[ow * C + c] = _rint_ratio(s, KH * KW)
                     elif op == AVG:
                         o[ow * C + c] = s / (KH * KW)
@@ -236,13 +241,14 @@ def fast_args(x, out, plan):
     if hh is None or ww is None or (hh == (1, 1) and ww == (1, 1)):
         return None
     is_int = plan.is_int
-    acc0 = np.int64(0) if (plan.op == AVG and is_int) else np.float64(0.0)
+    f32sum = plan.op == AVG and is_int and plan.dtype.itemsize <= 2 and hh[0] * ww[0] <= 9
+    acc0 = np.float32(0) if f32sum else np.int64(0) if (plan.op == AVG and is_int) else np.float64(0.0)
     lo, hi = plan.limits
     fparams = np.array([plan.p, 1.0 if plan.normalize else 0.0, lo, hi], dtype=np.float64)
     do, ho, wo, _ = out.shape
     return (x.reshape(d * h, w * c), out.reshape(do * ho, wo * c), np.int64(h), np.int64(ho),
             _tag(hh[0]), _tag(ww[0]), _tag(hh[1]), _tag(ww[1]), _tag(c), _tag(plan.op + 1),
-            _tag(1 + is_int), acc0, fparams)
+            _tag(3 if f32sum else 1 + is_int), acc0, fparams)
 
 
 #: seconds spent compiling (or loading from the cache) in the last ``pool`` call
