@@ -1,8 +1,9 @@
 """Backend name -> module (numpy | cpu | cuda), imported only when needed.
 
 Every backend module has ``NAME``, ``pool(x, plan)`` and one ``pool_<mode>``
-per mode. ``auto`` picks by a cost model: Numba's start-up (import plus
-runtime initialisation, ~0.45 s per process) is paid only when the work is
+per mode. ``auto`` picks by a measured cost model (``estimate``): Numba's
+start-up (import plus runtime initialisation, ~0.45 s per process, less what
+``prewarm`` has already hidden behind decoding) is paid only when the work is
 large enough to earn it back; the GPU only when it is usable and the work is
 larger still.
 """
@@ -14,12 +15,72 @@ import os
 
 BACKENDS = ("auto", "cpu", "cuda", "numpy")
 
-#: below this many window-cell visits, NumPy (no Numba start-up) finishes first.
-#: Measured by benchmarks/startup.py: the reference runs ~40-80 M cell visits/s on 2 cores
-#: and Numba costs ~0.45 s to start, so the break-even is a few tens of millions.
-AUTO_NUMPY_MAX_CELLS = 20_000_000
+#: The cost model of ``auto`` (seconds = start-up + cell visits / rate). Measured on the
+#: development machine (2-core Xeon, Python 3.11, Numba 0.68, warm cache) by
+#: ``python -X importtime -c "import numba"`` and by timing ``import poolcli.kernels.cpu``
+#: plus the first call of a cached kernel in a fresh process (0.20-0.24 s + 0.28-0.30 s),
+#: and the reference's throughput by ``reference.pool`` on 1024x768x3 and 2000x1500x3
+#: uint8 images, 2x2/s2 and 3x3/s2 (max/min ~180 M cell visits/s, avg/lp 50-140 M/s):
+#: a 4000x3000 photo's 2x2 average (24 M visits) finishes sooner in NumPy than Numba starts.
+NUMBA_STARTUP_S = 0.45
+#: reference (NumPy) cell visits per second, by op code; unmeasured modes (several passes
+#: per window) get the slowest rate
+REF_RATE = {0: 170e6, 1: 170e6, 2: 100e6, 3: 100e6}
+REF_RATE_OTHER = 30e6
+#: the Numba CPU kernels' cell visits per second (the generic kernel; fast paths are faster)
+CPU_RATE = 1.0e9
 #: above this many input bytes, a usable GPU beats the CPU (transfers included)
 AUTO_CUDA_MIN_BYTES = 64 * 2**20
+
+_prewarm = {"thread": None, "started": None, "done": False}
+
+
+def prewarm() -> None:
+    """Start Numba in a background thread (import, runtime initialisation, thread pool)
+    so that its ~0.45 s overlaps the decoding of the first image. Idempotent; never raises.
+    The CLI calls it when the work may need the CPU backend, before decoding."""
+    import threading
+    import time
+
+    if _prewarm["thread"] is not None:
+        return
+
+    def work():
+        try:
+            from .kernels import cpu
+
+            cpu.warm()
+            _prewarm["done"] = True
+        except Exception:  # noqa: BLE001  a failed prewarm only costs the time it saves
+            pass
+
+    _prewarm["started"] = time.perf_counter()
+    t = threading.Thread(target=work, name="poolcli-prewarm", daemon=True)
+    _prewarm["thread"] = t
+    t.start()
+
+
+def startup_left() -> float:
+    """Seconds of Numba start-up this process would still pay before a CPU kernel runs."""
+    import sys
+    import time
+
+    if _prewarm["done"]:
+        return 0.0
+    if _prewarm["started"] is not None:
+        return max(0.0, NUMBA_STARTUP_S - (time.perf_counter() - _prewarm["started"]))
+    if "poolcli.kernels.cpu" in sys.modules:
+        return 0.0 if getattr(sys.modules["poolcli.kernels.cpu"], "warmed", False) else NUMBA_STARTUP_S / 2
+    return NUMBA_STARTUP_S
+
+
+def estimate(plan) -> dict:
+    """The cost model's seconds for the numpy and cpu backends on this plan."""
+    work = cell_visits(plan)
+    return {"numpy": work / REF_RATE.get(plan.op, REF_RATE_OTHER) if plan.mode in ("max", "min", "avg", "lp",
+                                                                                     "global", "adaptive")
+            else work / REF_RATE_OTHER,
+            "cpu": startup_left() + work / CPU_RATE}
 
 
 class BackendError(ValueError):
@@ -67,8 +128,8 @@ def choose(name: str, plan) -> str:
     forced = os.environ.get("POOLCLI_BACKEND")
     if forced in BACKENDS and forced != "auto":
         return forced
-    work = cell_visits(plan)
-    if work < AUTO_NUMPY_MAX_CELLS:
+    cost = estimate(plan)
+    if cost["numpy"] <= cost["cpu"]:
         return "numpy"
     in_bytes = 1
     for n in plan.in_shape:

@@ -251,6 +251,24 @@ def fast_args(x, out, plan):
             _tag(3 if f32sum else 1 + is_int), acc0, fparams)
 
 
+@njit(parallel=True, cache=True)
+def _touch(a):
+    """A trivial parallel kernel: its first call pays Numba's runtime and thread-pool start."""
+    for i in prange(a.shape[0]):
+        a[i] += 1
+
+
+#: whether ``warm`` has run in this process
+warmed = False
+
+
+def warm() -> None:
+    """Pay Numba's one-off start-up now (``dispatch.prewarm`` calls it in a background thread)."""
+    global warmed
+    _touch(np.zeros(2, dtype=np.int64))
+    warmed = True
+
+
 #: seconds spent compiling (or loading from the cache) in the last ``pool`` call
 last_compile_seconds = 0.0
 
