@@ -129,7 +129,7 @@ def pool_softpool(x, plan) -> np.ndarray:
     wsum = wxsum = 0.0
     for _, v, valid in cells(x, plan):
         v = v.astype(np.float64)
-        with np.errstate(invalid="ignore"):
+        with np.errstate(invalid="ignore", over="ignore"):  # cells outside the window are discarded
             w = np.where(valid, np.exp(np.where(v * scale == top, 0.0, (v * scale - top) / t)), 0.0)
             wsum = wsum + w
             wxsum = wxsum + np.where(valid & (w != 0.0), w * v, 0.0)
