@@ -1,0 +1,57 @@
+"""The CPU fast path (reduce_fixed) gives exactly the generic kernel's and the reference's numbers."""
+
+import numpy as np
+import pytest
+
+from poolcli import api, modes, reference
+from poolcli.kernels import cpu
+
+CASES = [  # dtype, channels, size, stride, mode, (D, H, W)
+    ("uint8", 3, 2, 2, "max", (1, 9, 11)),
+    ("uint8", 3, 2, 2, "avg", (1, 9, 11)),
+    ("uint8", 4, 3, 2, "avg", (2, 8, 9)),
+    ("uint16", 1, 3, 2, "min", (1, 10, 7)),
+    ("uint16", 3, 3, 2, "avg", (1, 7, 10)),
+    ("float32", 3, 2, 2, "avg", (1, 9, 11)),
+    ("float32", 1, 3, 2, "max", (2, 9, 9)),
+    ("float32", 3, 2, 2, "lp", (1, 6, 8)),
+]
+
+
+def _data(dtype, shape, seed=0):
+    rng = np.random.default_rng(seed)
+    if np.dtype(dtype).kind == "f":
+        x = (rng.standard_normal(shape) * 100).astype(dtype)
+        x.flat[[1, 5, 9]] = [np.nan, np.inf, -np.inf]
+        return x
+    info = np.iinfo(dtype)
+    x = rng.integers(info.min, int(info.max) + 1, shape, dtype=dtype)
+    x.flat[:3] = info.max
+    return x
+
+
+@pytest.mark.parametrize(("dtype", "c", "k", "s", "mode", "dhw"), CASES)
+def test_fast_path_equals_generic_and_reference(dtype, c, k, s, mode, dhw):
+    x = _data(dtype, (*dhw, c))
+    plan = api.make_plan(modes.MODES[mode], x.shape, x.dtype, size=k, stride=s)
+    assert cpu.fast_args(x, np.empty(plan.out_shape, plan.dtype), plan) is not None
+    fast = cpu.pool(x, plan)
+    np.testing.assert_array_equal(fast, cpu.pool(x, plan, fast=False))
+    np.testing.assert_array_equal(fast, reference.pool(x, plan))
+    assert fast.dtype == plan.dtype
+
+
+def test_ties_round_half_to_even():
+    # 2x2 windows summing to 2 mod 4: mean x.5 -> even neighbour
+    x = np.array([[0, 1, 1, 2], [0, 1, 2, 2]], dtype=np.uint8)[None, :, :, None]
+    plan = api.make_plan(modes.MODES["avg"], x.shape, x.dtype)
+    np.testing.assert_array_equal(cpu.pool(x, plan)[0, :, :, 0], [[0, 2]])  # 0.5 -> 0, 1.75 -> 2
+
+
+@pytest.mark.parametrize("kw", [{"padding": 1, "size": 3, "stride": 2}, {"size": 2, "dilation": 2},
+                                {"size": 2, "ceil_mode": True}])
+def test_other_geometries_use_the_generic_kernel(kw):
+    x = _data("uint8", (1, 9, 9, 3))
+    plan = api.make_plan(modes.MODES["max"], x.shape, x.dtype, **kw)
+    assert cpu.fast_args(x, np.empty(plan.out_shape, plan.dtype), plan) is None
+    np.testing.assert_array_equal(cpu.pool(x, plan), reference.pool(x, plan))
