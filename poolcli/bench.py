@@ -394,8 +394,8 @@ def _commands(tool, mode, files, outdir: Path, level: int, quality: int) -> list
             return None
         opts = [f"--png-compress-level={level}"] if ext == ".png" else [f"--jpeg-quality={quality}"]
         if folder:
-            return [[exe, mode, str(files[0].parent), "-o", str(outdir), *opts]]
-        return [[exe, mode, str(files[0]), "-o", str(outs[0]), *opts]]
+            return [[exe, mode, str(files[0].parent), "-o", str(outdir), "--overwrite", *opts]]
+        return [[exe, mode, str(files[0]), "-o", str(outs[0]), "--overwrite", *opts]]
     if tool == "pillow script":
         if mode != "avg":
             return None
