@@ -109,6 +109,7 @@ on standard output, which is left to the caller.
 from __future__ import annotations
 
 import io
+import math
 import os
 import struct
 import sys
@@ -339,6 +340,12 @@ def _load_npy(f, source, size, max_pixels) -> Image:
     _check_npy(shape, dtype)
     frames, h, w = _npy_plane(shape)
     _check_pixels(w, h, max_pixels)
+    # the data the header promises must be in the file: a few bytes claiming 10**12
+    # elements are refused here, before NumPy allocates the array
+    need = f.tell() + math.prod(shape) * dtype.itemsize
+    if need > size:
+        raise ImageError(f"cannot read the .npy data: the file is truncated (its header "
+                         f"promises {need} bytes, the file has {size})")
     f.seek(0)
     try:
         arr = np.load(f, allow_pickle=False)
