@@ -476,6 +476,51 @@ def _frame_info(im, info: dict, orientation: int) -> None:
         info["orientation"] = orientation
 
 
+#: bytes per value of each TIFF field type
+_TIFF_TYPE_BYTES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8,
+                    13: 4, 16: 8, 17: 8, 18: 8}
+
+
+def _check_tiff_directories(f, size: int) -> None:
+    """Refuse a TIFF whose directories (or their tag values) lie past the end of the file.
+
+    Pillow skips such a tag with only a warning and reads on: a float TIFF cut by a few
+    bytes loses its SampleFormat tag and decodes as int32 garbage. Walks every IFD
+    (classic and BigTIFF) without decoding; leaves ``f`` at 0.
+    """
+    f.seek(0)
+    head = f.read(16)
+    order = {b"II": "<", b"MM": ">"}.get(head[:2])
+    if order is None or len(head) < 8:
+        return
+    big = struct.unpack(order + "H", head[2:4])[0] == 43
+    count_fmt, entry_fmt, inline = (("Q", "HHQQ", 8) if big else ("H", "HHII", 4))
+    next_fmt = "Q" if big else "I"
+    entry_size = struct.calcsize(order + entry_fmt)
+    offset = struct.unpack(order + next_fmt, head[8:16] if big else head[4:8])[0]
+    seen: set[int] = set()
+    truncated = ImageError("the TIFF file is truncated (its directory points past the end)")
+    while offset and offset not in seen:
+        seen.add(offset)
+        f.seek(offset)
+        raw = f.read(struct.calcsize(order + count_fmt))
+        if len(raw) < struct.calcsize(order + count_fmt):
+            raise truncated
+        n = struct.unpack(order + count_fmt, raw)[0]
+        if offset + n * entry_size > size:
+            raise truncated
+        table = f.read(n * entry_size + struct.calcsize(order + next_fmt))
+        if len(table) < n * entry_size + struct.calcsize(order + next_fmt):
+            raise truncated
+        for i in range(n):
+            _tag, kind, count, value = struct.unpack_from(order + entry_fmt, table, i * entry_size)
+            nbytes = count * _TIFF_TYPE_BYTES.get(kind, 1)
+            if nbytes > inline and value + nbytes > size:
+                raise truncated
+        offset = struct.unpack_from(order + next_fmt, table, n * entry_size)[0]
+    f.seek(0)
+
+
 def _load_pil(f, source, size, max_pixels) -> Image:
     with _pillow_limit_lifted() as PILImage:
         try:
@@ -487,6 +532,12 @@ def _load_pil(f, source, size, max_pixels) -> Image:
         fmt = _FORMAT_ALIASES.get(im.format, im.format or "unknown")
         file_mode = im.mode
         _check_pixels(*im.size, max_pixels)
+        if fmt == "TIFF":
+            try:
+                _check_tiff_directories(f, size)
+            except ImageError:
+                im.close()
+                raise
         try:
             n = 1 if fmt == "JPEG" else int(getattr(im, "n_frames", 1))
             arrays, modes, durations, info = [], [], [], {}
