@@ -181,7 +181,8 @@ def write_report(path: str, records: list[Record], summary: dict) -> None:
     else:
         text = json.dumps({"files": [r.as_dict() for r in records], "summary": summary},
                           indent=2, default=_jsonable) + "\n"
-    data = text.encode("utf-8")
+    # surrogateescape: a file name that is not UTF-8 is written back as its own bytes
+    data = text.encode("utf-8", "surrogateescape")
     atomic_write(path, lambda f: f.write(data))
 
 
