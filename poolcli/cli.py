@@ -274,6 +274,13 @@ def prepare(mode: str, kw: dict):
     spec = modes.MODES[mode]
     vector = spec.returns == "vector"
     geometry, opts = _split(mode, kw)
+    if opts.get("op") is not None and opts["op"] not in modes.OPS.get(mode, ()):  # '' too
+        raise ValueError(f"--op {opts['op']!r} is not available for {mode}; choose one of: "
+                         f"{', '.join(modes.OPS.get(mode, ()))}")
+    if opts.get("levels") is not None:  # --levels '' is an error, not the default
+        from .options import parse_levels
+
+        parse_levels(opts["levels"])
     if kw["backend"] not in dispatch.BACKENDS:
         raise ValueError(f"unknown backend {kw['backend']!r}; choose one of: {', '.join(dispatch.BACKENDS)}")
     if kw["json"] and kw["output"] == "-":
@@ -405,7 +412,9 @@ def run_mode(mode: str, kw: dict) -> None:
 
     def on_record(rec) -> None:
         if rec.status == report.FAILED:
-            line = f"{PROG}: {rec.input}: {rec.error}"
+            # one line, whatever the file name holds (newlines, undecodable bytes)
+            line = "".join(ch if ch.isprintable() else ascii(ch)[1:-1]
+                           for ch in f"{PROG}: {rec.input}: {rec.error}")
             if progress is not None:
                 progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
             else:
@@ -748,9 +757,16 @@ from . import cli_tools  # noqa: E402,F401  (registers compare, pyramid, explain
 
 def main(argv: list[str] | None = None) -> None:
     """``poolcli``: run the app; no traceback ever reaches the user (POOLCLI_DEBUG=1 shows them)."""
+    import warnings
+
     code = 0
     try:
-        rv = app(args=argv, prog_name=PROG, standalone_mode=False)
+        with warnings.catch_warnings():
+            if not os.environ.get("POOLCLI_DEBUG") and not sys.warnoptions:
+                # Pillow warns (two lines, a source path) about the corrupt files whose
+                # failure poolcli already reports in one line
+                warnings.simplefilter("ignore")
+            rv = app(args=argv, prog_name=PROG, standalone_mode=False)
         code = rv if isinstance(rv, int) else 0
     except KeyboardInterrupt:
         code = 130
