@@ -381,6 +381,32 @@ def check_plan(spec: modes.Mode, geometry: dict, opts: dict):
     return scale
 
 
+def _maybe_prewarm(mode: str, backend: str, settings, jobs) -> None:
+    """Start Numba in the background while the first image decodes, when the work will
+    need it: always for --backend cpu; for auto when the cost model says so for the first
+    input's size (read from its header). Never for the numpy or cuda backends."""
+    from . import dispatch
+
+    if backend == "cpu":
+        dispatch.prewarm()
+        return
+    if backend != "auto" or not jobs:
+        return
+    from . import api
+    from . import imageio as iio
+
+    try:
+        first = next(j for j in jobs if not j.skip and not j.error)
+        h = iio.header(first.source.path)
+        channels = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4, "CMYK": 4, "I;16": 1, "I": 1, "F": 1}.get(h.mode, 3)
+        plan = api.make_plan(modes.MODES[mode], (h.frames, h.height, h.width, channels), "uint8",
+                             **settings.geometry, opts=settings.options)
+    except Exception:  # noqa: BLE001 - a file that cannot be read fails later, with its reason
+        return
+    if dispatch.worth_prewarming(plan, files=len(jobs)):
+        dispatch.prewarm()
+
+
 def run_mode(mode: str, kw: dict) -> None:
     """Pool every input with ``mode``; report; exit 0, 1 (some inputs failed) or 2 (usage)."""
     from . import batch, report
@@ -392,6 +418,7 @@ def run_mode(mode: str, kw: dict) -> None:
     except (ValueError, TypeError, iio.ImageError) as exc:
         raise usage_error(exc) from None
     batch.configure_threads(kw["threads"], kw["backend"])
+    _maybe_prewarm(mode, kw["backend"], settings, jobs)
 
     console = _stderr_console()
     show_progress = not kw["quiet"] and stderr_is_terminal() and len(jobs) > 3

@@ -81,7 +81,12 @@ def window_mean(x, plan) -> np.ndarray:
 def power_mean(x, plan) -> np.ndarray:
     """(mean |x|^p)^(1/p), or (sum |x|^p)^(1/p) when not normalized (PyTorch's lp_pool)."""
     p = plan.p
-    s = window_sum(x, plan, (lambda v: v * v) if p == 2.0 else (lambda v: np.abs(v) ** p))
+    return lp_finish(window_sum(x, plan, (lambda v: v * v) if p == 2.0 else (lambda v: np.abs(v) ** p)), plan)
+
+
+def lp_finish(s: np.ndarray, plan) -> np.ndarray:
+    """The sums of |x|^p -> the power mean (or the plain norm when not normalized)."""
+    p = plan.p
     if plan.normalize:
         s = s / plan.divisors()[..., None]
     return np.sqrt(s) if p == 2.0 else s ** (1.0 / p)

@@ -1,0 +1,89 @@
+"""The ``numpy`` backend: the reference, with one shortcut that needs no Numba.
+
+When every window lies wholly inside the input at regular steps (no padding, no partial
+ceil-mode window; sliding windows of any size, stride and dilation), the cell ``(jd, jh,
+jw)`` of every window is a strided *view* of the input, so max, min, avg and lp reduce
+those views in place instead of gathering cells with index arrays. The numbers are the
+reference's exactly: max and min are exact in any order; integer sums are exact integers
+(accumulated in a wide integer type, then divided in float64 as the reference does); float
+sums are accumulated in float64 in the reference's cell order. Everything else is
+``reference.pool``. This is what ``auto`` uses for work too small to pay Numba's start-up.
+"""
+
+from __future__ import annotations
+
+from itertools import product
+
+import numpy as np
+
+from .. import reference
+from ..api import OP_AVG, OP_LP, OP_MAX, OP_MIN, finish
+
+NAME = "numpy"
+
+
+def _axis_slices(axis) -> list[slice] | None:
+    """One slice per cell offset j, or None when some window is partial or irregular."""
+    k = axis.hi[0]
+    if any(lo != 0 for lo in axis.lo) or any(h != k for h in axis.hi):
+        return None
+    s = axis.start[1] - axis.start[0] if axis.out > 1 else 1
+    if s < 1 or any(st != axis.start[0] + i * s for i, st in enumerate(axis.start)):
+        return None
+    first = axis.start[0]
+    return [slice(first + j * axis.step, first + j * axis.step + s * (axis.out - 1) + 1, s) for j in range(k)]
+
+
+def cell_views(x: np.ndarray, plan):
+    """The strided views of the cells of every window, in the reference's cell order, or None."""
+    per_axis = [_axis_slices(a) for a in plan.axes]
+    if any(p is None for p in per_axis):
+        return None
+    return [x[sd, sh, sw] for sd, sh, sw in product(*per_axis)]
+
+
+def _sum_dtype(dtype: np.dtype, cells: int):
+    """A type that holds the exact sum of ``cells`` values of an integer ``dtype``."""
+    if dtype.kind in "ui" and dtype.itemsize <= 2 and cells * 65535 < 2**31:
+        return np.int32
+    return np.int64 if dtype.kind in "ui" else np.float64
+
+
+def applies(plan) -> bool:
+    return plan.op in (OP_MAX, OP_MIN, OP_AVG, OP_LP) and all(_axis_slices(a) is not None for a in plan.axes)
+
+
+def pool(x: np.ndarray, plan) -> np.ndarray:
+    views = cell_views(x, plan) if plan.op in (OP_MAX, OP_MIN, OP_AVG, OP_LP) else None
+    if views is None:
+        return reference.pool(x, plan)
+    if plan.op in (OP_MAX, OP_MIN):
+        better = np.maximum if plan.op == OP_MAX else np.minimum
+        out = views[0].copy()
+        for v in views[1:]:
+            better(out, v, out=out)  # NaN propagates, as in the reference
+        return out
+    if plan.op == OP_AVG:
+        n = len(views)  # every window is full: the divisor is the cell count
+        acc = np.zeros(plan.out_shape, dtype=_sum_dtype(x.dtype, n))
+        for v in views:
+            np.add(acc, v, out=acc, casting="unsafe")  # float32 -> float64 is exact; ints exact
+        if x.dtype.kind in "ui" and x.dtype.itemsize <= 2 and n <= 64:
+            # 8/16-bit means in float32: the sums are exact (< 2**24), and a quotient of two
+            # such integers with divisor <= 64 is a tie exactly when it is one, so rint gives
+            # the reference's answer; a mean never leaves the dtype's range (no clip needed)
+            q = acc.astype(np.float32)
+            np.divide(q, np.float32(n), out=q)
+            np.rint(q, out=q)
+            return q.astype(plan.dtype)
+        return finish(acc.astype(np.float64, copy=False) / plan.divisors()[..., None], plan.dtype)
+    # lp: the reference's formula on float64 cells, in its order
+    acc = np.zeros(plan.out_shape, dtype=np.float64)
+    for v in views:
+        f = v.astype(np.float64)
+        acc += f * f if plan.p == 2.0 else np.abs(f) ** plan.p
+    return finish(reference.lp_finish(acc, plan), plan.dtype)
+
+
+pool_max = pool_min = pool_avg = pool_lp = pool_global = pool_adaptive = pool
+pool_fractional = pool_mixed = pool_stochastic = pool_softpool = pool_weighted = pool
