@@ -63,8 +63,7 @@ class Plan:
     def limits(self) -> tuple[float, float]:
         """The output dtype's range (for clipping integers)."""
         if self.is_int:
-            info = np.iinfo(self.dtype)
-            return float(info.min), float(info.max)
+            return float_limits(self.dtype)
         return -np.inf, np.inf
 
     def tables(self) -> tuple[np.ndarray, np.ndarray]:
@@ -108,12 +107,22 @@ class Result:
     compile_seconds: float = 0.0
 
 
+def float_limits(dtype) -> tuple[float, float]:
+    """An integer dtype's range as the float64 values that convert back into it
+    (2**63 - 1 is not a float64: int64 clips to the largest float64 below 2**63)."""
+    info = np.iinfo(dtype)
+    lo, hi = float(info.min), float(info.max)
+    if int(hi) > info.max:
+        hi = float(np.nextafter(hi, -np.inf))
+    return lo, hi
+
+
 def finish(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """float64 results -> the output dtype: integers rounded half to even, then clipped."""
     dtype = np.dtype(dtype)
     if dtype.kind in "ui":
-        info = np.iinfo(dtype)
-        return np.clip(np.rint(values), info.min, info.max).astype(dtype)
+        lo, hi = float_limits(dtype)
+        return np.clip(np.rint(values), lo, hi).astype(dtype)
     return values.astype(dtype)
 
 

@@ -46,7 +46,9 @@ def _sum_dtype(dtype: np.dtype, cells: int):
     """A type that holds the exact sum of ``cells`` values of an integer ``dtype``."""
     if dtype.kind in "ui" and dtype.itemsize <= 2 and cells * 65535 < 2**31:
         return np.int32
-    return np.int64 if dtype.kind in "ui" else np.float64
+    if dtype.kind in "ui" and dtype.itemsize <= 4:
+        return np.int64  # 16 * 2**32 fits easily
+    return np.float64  # 64-bit integers and floats: float64 in the reference's order
 
 
 def applies(plan) -> bool:
