@@ -303,9 +303,12 @@ def make_plan(spec: modes.Mode, x4_shape, dtype, *, size=2, stride=None, padding
     out3 = (axes[0].out, axes[1].out, axes[2].out)
     if spec.name == "mixed":
         alpha = opts.get("alpha", 0.5)
-        a = _positive(alpha, "alpha", allow_zero=True)
-        if a > 1:
-            raise ValueError(f"alpha must be in [0, 1], got {alpha!r}")
+        try:
+            a = float(alpha)
+        except (TypeError, ValueError):
+            a = float("nan")
+        if not 0.0 <= a <= 1.0:  # also NaN
+            raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}")
         if opts.get("random"):
             plan.seed = _seed(opts.get("seed"))
             plan.alpha = np.random.default_rng(plan.seed).integers(0, 2, size=out3).astype(np.float64)

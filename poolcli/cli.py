@@ -290,7 +290,7 @@ def prepare(mode: str, kw: dict):
 
         report_kind(kw["report"])
     fmt = batch.parse_format(kw["format"], vector=vector)
-    if kw.get("dask"):
+    if kw.get("dask") is not None:
         from .distributed import parse_address
 
         parse_address(kw["dask"])
@@ -460,7 +460,7 @@ def run_mode(mode: str, kw: dict) -> None:
     if progress is not None:
         progress.start()
     try:
-        if kw.get("dask"):
+        if kw.get("dask") is not None:
             try:
                 records, cancelled = batch.execute_dask(jobs, settings, kw["dask"], on_record=on_record)
             except ValueError as exc:  # a bad address, or Dask not installed

@@ -844,8 +844,6 @@ def test_two_processes_into_one_folder(tmp_path, overwrite):
     assert not temp_files(out) and hashes(src) == before
 
 
-@pytest.mark.xfail(strict=True, reason="kernels/cpu.py: a truncated Numba cache file raises "
-                   "UnpicklingError from kernel.compile(); the cache is not discarded (reported)")
 def test_damaged_kernel_cache_costs_time_not_files(tmp_path):
     """--jobs 2 on the cpu backend with every cached kernel file truncated: the cache is
     rebuilt (or skipped) and every output is whole."""

@@ -279,8 +279,38 @@ def _ensure_compiled(kernel, args) -> float:
     if sig in kernel.overloads:
         return 0.0
     t0 = time.perf_counter()
-    kernel.compile(sig)
+    try:
+        kernel.compile(sig)
+    except numba.core.errors.TypingError:
+        raise
+    except Exception:  # noqa: BLE001 - a damaged cache file (truncated pickle, bad index, ...)
+        _repair_cache(flush=True)  # drop the damaged index files; compiling writes them anew
+        try:
+            kernel.compile(sig)
+        except numba.core.errors.TypingError:
+            raise
+        except Exception:  # noqa: BLE001 - still unreadable or unwritable: compile in memory
+            _repair_cache(flush=False)
+            kernel.compile(sig)
     return time.perf_counter() - t0
+
+
+def _repair_cache(flush: bool) -> None:
+    """The kernel cache is damaged: empty it (``flush``), or stop using it in this process.
+
+    A missing or broken cache costs compile time, never a failed file.
+    """
+    from numba.core.caching import NullCache
+
+    for obj in list(globals().values()):
+        if isinstance(obj, numba.core.dispatcher.Dispatcher):
+            if flush:
+                try:
+                    obj._cache.flush()
+                except Exception:  # noqa: BLE001
+                    obj._cache = NullCache()
+            else:
+                obj._cache = NullCache()
 
 
 def pool(x, plan, *, fast: bool = True) -> np.ndarray:
