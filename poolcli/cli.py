@@ -693,7 +693,7 @@ def _writable(path: str) -> bool:
     probe = path
     while probe and not os.path.exists(probe):
         probe = os.path.dirname(probe)
-    return bool(probe) and os.access(probe, os.W_OK)
+    return bool(probe) and os.path.isdir(probe) and os.access(probe, os.W_OK)
 
 
 #: the dtypes `poolcli warmup` compiles kernels for
