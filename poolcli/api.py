@@ -43,7 +43,7 @@ class Plan:
     value_scale: float = 1.0
     #: per-window weight of max in mixed pooling, shape (Do, Ho, Wo) float64
     alpha: np.ndarray | None = None
-    #: uniform draws in [0, 1) for stochastic pooling, shape out_shape float64
+    #: uniform draws in [0, 1) for stochastic pooling, one per window: (Do, Ho, Wo) float64
     uniform: np.ndarray | None = None
     #: weight kernel (KD, KH, KW, 1 or C) float64 for weighted pooling
     weights: np.ndarray | None = None
@@ -87,7 +87,7 @@ class Plan:
         dummy3, dummy4 = np.zeros((1, 1, 1)), np.zeros((1, 1, 1, 1))
         return (tab, steps, np.int64(self.op), fparams,
                 dummy3 if self.alpha is None else self.alpha,
-                dummy4 if self.uniform is None else self.uniform,
+                dummy3 if self.uniform is None else self.uniform,
                 dummy4 if self.weights is None else self.weights, flags)
 
     def divisors(self) -> np.ndarray:
@@ -316,7 +316,7 @@ def make_plan(spec: modes.Mode, x4_shape, dtype, *, size=2, stride=None, padding
             plan.alpha = np.full(out3, a, dtype=np.float64)
     if spec.name == "stochastic":
         plan.seed = _seed(opts.get("seed"))
-        plan.uniform = np.random.default_rng(plan.seed).random(out3 + (c,))
+        plan.uniform = np.random.default_rng(plan.seed).random(out3)  # one draw per window
     return plan
 
 

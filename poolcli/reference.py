@@ -142,16 +142,24 @@ def pool_softpool(x, plan) -> np.ndarray:
 
 
 def pool_stochastic(x, plan) -> np.ndarray:
-    """Pick one cell per window and channel with probability proportional to its positive part.
+    """Pick one cell per window, with probability proportional to its positive part summed
+    over the channels, and take every channel from it (colours stay aligned).
 
-    With u from ``plan.uniform``: the first cell (in window order) whose running sum of
-    positive parts exceeds u * total. A window with no positive value gives its maximum.
+    With u from ``plan.uniform`` (one per window): the first cell (in window order) whose
+    running sum exceeds u * total. A window with no positive value gives its maximum (per
+    channel). NaN counts as 0.
     """
-    positive = lambda v: np.where(v > 0, v, 0.0)  # noqa: E731  (NaN counts as 0)
+
+    def positive(v):  # the cell's weight: its positive parts, channel after channel
+        weight = 0.0
+        for c in range(v.shape[-1]):
+            weight = weight + np.where(v[..., c] > 0, v[..., c], 0.0)
+        return weight[..., None]
+
     total = window_sum(x, plan, positive)
-    target = plan.uniform * total
+    target = plan.uniform[..., None] * total
     running = 0.0
-    picked = np.zeros(plan.out_shape, dtype=bool)
+    picked = np.zeros(plan.out_shape[:3] + (1,), dtype=bool)
     out = window_max(x, plan).astype(np.float64)
     for _, v, valid in cells(x, plan):
         v = v.astype(np.float64)

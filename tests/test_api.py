@@ -9,7 +9,7 @@ from helpers import BACKENDS
 import poolcli
 from poolcli import api, dispatch
 
-ALL_BACKENDS = ["numpy"] + BACKENDS
+ALL_BACKENDS = ["reference"] + BACKENDS
 X = np.arange(48, dtype=np.uint8).reshape(6, 8)
 
 

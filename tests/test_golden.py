@@ -20,7 +20,7 @@ from poolcli import api
 GOLDEN = Path(__file__).resolve().parent / "golden"
 FAMILIES = ["max_pool2d", "avg_pool2d", "lp_pool2d", "adaptive_max_pool2d", "adaptive_avg_pool2d",
             "fractional_max_pool2d", "max_pool3d", "avg_pool3d"]
-ALL_BACKENDS = ["numpy"] + BACKENDS
+ALL_BACKENDS = ["reference"] + BACKENDS
 
 
 def _load_maker():

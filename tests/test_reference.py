@@ -1,4 +1,4 @@
-"""The NumPy reference (backend="numpy") against arrays computed by hand.
+"""The NumPy reference (backend="reference") against arrays computed by hand.
 
 Each expected array below was worked out on paper from np.arange data; a few
 (powers, exponentials) are written as the formula of their hand-derived window.
@@ -24,7 +24,7 @@ B = np.arange(25, dtype=np.float64).reshape(5, 5)
 
 
 def ref(x, mode, **kw):
-    return poolcli.pool(x, mode, backend="numpy", **kw)
+    return poolcli.pool(x, mode, backend="reference", **kw)
 
 
 def eq(actual, expected, dtype=None):
@@ -217,7 +217,7 @@ def test_softpool_extremes():
 def _stochastic(x, uniform, **kw):
     x4 = api.as_dhwc(x)
     plan = api.make_plan(modes.MODES["stochastic"], x4.shape, x4.dtype, opts={"seed": 0}, **kw)
-    plan.uniform = np.asarray(uniform, dtype=np.float64).reshape(plan.out_shape)
+    plan.uniform = np.asarray(uniform, dtype=np.float64).reshape(plan.out_shape[:3])  # one per window
     return reference.pool_stochastic(x4, plan)[0, :, :, 0]
 
 
@@ -234,6 +234,17 @@ def test_stochastic_with_fixed_draws():
     eq(_stochastic(np.array([[-5.0, 0.0], [-1.0, -2.0]]), [0.3]), [[0.0]])
     # integer images keep their dtype
     eq(_stochastic(np.array([[0, 200], [55, 0]], dtype=np.uint8), [0.9]), [[55]], np.uint8)
+
+
+def test_stochastic_picks_one_cell_for_all_channels():
+    # cells (R, G, B): weights are the channel sums 3, 30, 300, 3000 of the positive parts
+    x = np.array([[[1, 1, 1], [10, 10, 10]], [[100, 100, 100], [1000, 1000, 1000]]], dtype=np.float64)
+    x[..., 1] += 0.5  # channels differ, yet the picked cell is shared: colours stay aligned
+    x4 = api.as_dhwc(x)
+    plan = api.make_plan(modes.MODES["stochastic"], x4.shape, x4.dtype, opts={"seed": 0})
+    for u, cell in [(0.0, (0, 0)), (0.002, (0, 1)), (0.05, (1, 0)), (0.5, (1, 1))]:
+        plan.uniform = np.full(plan.out_shape[:3], u)
+        eq(reference.pool_stochastic(x4, plan)[0, 0, 0], x[cell])
 
 
 def test_stochastic_seeded_values_come_from_the_window():
@@ -370,15 +381,15 @@ def test_linear_light_checkerboard():
 def test_premultiplied_alpha():
     # a transparent red pixel next to an opaque blue one: the colour is pure blue
     x = np.array([[[255, 0, 0, 0], [0, 0, 255, 255]]], dtype=np.uint8)
-    got = api.run(x, "avg", size=(1, 2), backend="numpy", alpha_channel=3).array
+    got = api.run(x, "avg", size=(1, 2), backend="reference", alpha_channel=3).array
     eq(got, [[[0, 0, 255, 128]]], np.uint8)
     # without alpha handling the red bleeds in
     eq(ref(x, "avg", size=(1, 2)), [[[128, 0, 128, 128]]], np.uint8)
     # fully transparent windows give colour 0 (not NaN)
     t = np.array([[[10, 20, 30, 0], [50, 60, 70, 0]]], dtype=np.uint8)
-    eq(api.run(t, "avg", size=(1, 2), backend="numpy", alpha_channel=3).array, [[[0, 0, 0, 0]]], np.uint8)
+    eq(api.run(t, "avg", size=(1, 2), backend="reference", alpha_channel=3).array, [[[0, 0, 0, 0]]], np.uint8)
     # max and min are not premultiplied
-    eq(api.run(x, "max", size=(1, 2), backend="numpy", alpha_channel=3).array, [[[255, 0, 255, 255]]], np.uint8)
+    eq(api.run(x, "max", size=(1, 2), backend="reference", alpha_channel=3).array, [[[255, 0, 255, 255]]], np.uint8)
 
 
 # --------------------------------------------------------------------------------------------

@@ -59,8 +59,6 @@ def reduce_windows(x, out, tab, steps, op, fparams, alpha, uniform, weights, fla
         ext = np.empty(C, dtype=x.dtype)  # max (or min) in the input dtype
         acc = np.empty(C, dtype=np.float64)
         acc2 = np.empty(C, dtype=np.float64)
-        pick = np.empty(C, dtype=np.float64)
-        picked = np.empty(C, dtype=np.bool_)
         for ow in range(Wo):
             sw, low, hiw, tow = tab[2, 0, ow], tab[2, 1, ow], tab[2, 2, ow], tab[2, 3, ow]
             if include_pad:
@@ -72,7 +70,10 @@ def reduce_windows(x, out, tab, steps, op, fparams, alpha, uniform, weights, fla
                 ext[c] = x[z0, y0, x0, c]
                 acc[c] = 0.0
                 acc2[c] = 0.0
-                picked[c] = False
+            total = 0.0
+            running = 0.0
+            chosen = False
+            cz, cy, cx = z0, y0, x0
             for ps in range(npass):
                 for jd in range(lod, hid):
                     z = sd + jd * step_d
@@ -80,6 +81,7 @@ def reduce_windows(x, out, tab, steps, op, fparams, alpha, uniform, weights, fla
                         y = sh + jh * step_h
                         for jw in range(low, hiw):
                             xx = sw + jw * step_w
+                            cell = 0.0  # stochastic: the cell's positive parts, all channels
                             for c in range(C):
                                 v = x[z, y, xx, c]
                                 if op == MAX or op == MIXED or ((op == SOFT or op == STOCH) and ps == 0):
@@ -96,21 +98,27 @@ def reduce_windows(x, out, tab, steps, op, fparams, alpha, uniform, weights, fla
                                 elif op == LP:
                                     acc[c] += power_term(fv, p)
                                 elif op == SOFT and ps == 1:
-                                    w = np.exp((fv * scale - np.float64(ext[c]) * scale) / temp)
+                                    top = np.float64(ext[c]) * scale
+                                    # the maximum weighs exactly 1 (+inf: not inf - inf), and a
+                                    # weight of 0 adds nothing (-inf: not 0 * -inf)
+                                    w = 1.0 if fv * scale == top else np.exp((fv * scale - top) / temp)
                                     acc[c] += w
-                                    acc2[c] += w * fv
+                                    if w != 0.0:
+                                        acc2[c] += w * fv
                                 elif op == STOCH:
-                                    if ps == 0:
-                                        acc[c] += positive(fv)
-                                    else:
-                                        acc2[c] += positive(fv)
-                                        if not picked[c] and acc2[c] > uniform[od, oh, ow, c] * acc[c]:
-                                            pick[c] = fv
-                                            picked[c] = True
+                                    cell += positive(fv)
                                 elif op == WEIGHTED:
                                     wt = weights[jd, jh, jw, c if wc > 1 else 0]
                                     acc[c] += wt * fv
                                     acc2[c] += wt
+                            if op == STOCH:  # one cell per window, all channels from it
+                                if ps == 0:
+                                    total += cell
+                                else:
+                                    running += cell
+                                    if not chosen and running > uniform[od, oh, ow] * total:
+                                        chosen = True
+                                        cz, cy, cx = z, y, xx
             for c in range(C):
                 if op == MAX or op == MIN:
                     out[od, oh, ow, c] = ext[c]
@@ -121,11 +129,16 @@ def reduce_windows(x, out, tab, steps, op, fparams, alpha, uniform, weights, fla
                     res = power_root(acc[c] / div if normalize else acc[c], p)
                 elif op == MIXED:
                     a = alpha[od, oh, ow]
-                    res = a * np.float64(ext[c]) + (1.0 - a) * (acc[c] / div)
+                    if a == 1.0:  # exactly max or avg, also when the other is infinite
+                        res = np.float64(ext[c])
+                    elif a == 0.0:
+                        res = acc[c] / div
+                    else:
+                        res = a * np.float64(ext[c]) + (1.0 - a) * (acc[c] / div)
                 elif op == SOFT:
                     res = acc2[c] / acc[c]
                 elif op == STOCH:
-                    res = pick[c] if picked[c] else np.float64(ext[c])
+                    res = np.float64(x[cz, cy, cx, c]) if chosen else np.float64(ext[c])
                 else:  # WEIGHTED
                     res = acc[c] / acc2[c] if normalize else acc[c]
                 out[od, oh, ow, c] = to_output(res, lim_lo, lim_hi, is_int)
