@@ -110,15 +110,17 @@ def reduce_windows(x, out, tab, steps, op, fparams, alpha, uniform, weights, fla
         ext = x[sd + lod * step_d, sh + loh * step_h, sw + low * step_w, c]  # max/min in the input dtype
         acc = 0.0
         acc2 = 0.0
-        pick = 0.0
-        picked = False
+        running = 0.0  # stochastic: one cell per window, every channel taken from it
+        chosen = False
+        cz, cy, cx = sd + lod * step_d, sh + loh * step_h, sw + low * step_w
         for ps in range(npass):
             for jd in range(lod, hid):
                 z = sd + jd * step_d
                 for jh in range(loh, hih):
                     y = sh + jh * step_h
                     for jw in range(low, hiw):
-                        v = x[z, y, sw + jw * step_w, c]
+                        xx = sw + jw * step_w
+                        v = x[z, y, xx, c]
                         if op == MAX or op == MIXED or ((op == SOFT or op == STOCH) and ps == 0):
                             if v > ext or v != v:
                                 if ext == ext:  # NaN, once in, stays
@@ -127,23 +129,31 @@ def reduce_windows(x, out, tab, steps, op, fparams, alpha, uniform, weights, fla
                             if v < ext or v != v:
                                 if ext == ext:
                                     ext = v
-                        fv = float(v)
+                        fv = np.float64(v)
                         if op == AVG or op == MIXED:
                             acc += fv
                         elif op == LP:
                             acc += power_term(fv, p)
                         elif op == SOFT and ps == 1:
-                            w = math.exp((mul(fv, scale) - mul(float(ext), scale)) / temp)
+                            top = mul(np.float64(ext), scale)
+                            # the maximum weighs exactly 1 (+inf: not inf - inf), and a
+                            # weight of 0 adds nothing (-inf: not 0 * -inf)
+                            sv = mul(fv, scale)
+                            w = 1.0 if sv == top else math.exp((sv - top) / temp)
                             acc += w
-                            acc2 += mul(w, fv)
+                            if w != 0.0:
+                                acc2 += mul(w, fv)
                         elif op == STOCH:
+                            cell = 0.0  # the cell's weight: its positive parts, all channels
+                            for cc in range(C):
+                                cell += positive(np.float64(x[z, y, xx, cc]))
                             if ps == 0:
-                                acc += positive(fv)
-                            else:
-                                acc2 += positive(fv)
-                                if not picked and acc2 > uniform[od, oh, ow, c] * acc:
-                                    pick = fv
-                                    picked = True
+                                acc += cell
+                            elif not chosen:
+                                running += cell
+                                if running > uniform[od, oh, ow] * acc:
+                                    chosen = True
+                                    cz, cy, cx = z, y, xx
                         elif op == WEIGHTED:
                             wt = weights[jd, jh, jw, c if wc > 1 else 0]
                             acc += mul(wt, fv)
@@ -157,11 +167,16 @@ def reduce_windows(x, out, tab, steps, op, fparams, alpha, uniform, weights, fla
             res = power_root(acc / div if normalize else acc, p)
         elif op == MIXED:
             a = alpha[od, oh, ow]
-            res = mul(a, float(ext)) + mul(1.0 - a, acc / div)
+            if a == 1.0:  # exactly max or avg, also when the other is infinite
+                res = np.float64(ext)
+            elif a == 0.0:
+                res = acc / div
+            else:
+                res = mul(a, np.float64(ext)) + mul(1.0 - a, acc / div)
         elif op == SOFT:
             res = acc2 / acc
         elif op == STOCH:
-            res = pick if picked else float(ext)
+            res = np.float64(x[cz, cy, cx, c]) if chosen else np.float64(ext)
         else:  # WEIGHTED
             res = acc / acc2 if normalize else acc
         out[od, oh, ow, c] = to_output(res, lim_lo, lim_hi, is_int)
@@ -169,61 +184,76 @@ def reduce_windows(x, out, tab, steps, op, fparams, alpha, uniform, weights, fla
 
 
 @cuda.jit(device=True)
-def _extreme4(a, b, c, d, op):
-    """max (op == MAX) or min of one whole window's cells in window order, NaN winning,
-    ties keeping the earlier cell: exactly what ``reduce_windows`` computes."""
-    m = a
-    for v in (b, c, d):
-        if m == m:
-            if v != v or (v > m if op == MAX else v < m):
-                m = v
+def _pick(m, v, op):
+    """One step of max (op == MAX) or min in window order, as ``reduce_windows``: NaN, once
+    in, stays; a NaN cell wins; ties keep the earlier cell."""
+    if m == m:
+        if v != v:
+            return v
+        if op == MAX:
+            if v > m:
+                return v
+        elif v < m:
+            return v
     return m
 
 
 @cuda.jit(device=True)
 def _store2x2(out2, row, j, a, b, c, d, op, lim_lo, lim_hi, is_int):
     if op == AVG:
-        s = float(a) + float(b) + float(c) + float(d)  # the reference's order, in float64
+        s = np.float64(a) + np.float64(b) + np.float64(c) + np.float64(d)  # the reference's order
         out2[row, j] = to_output(s / 4.0, lim_lo, lim_hi, is_int)
     else:
-        out2[row, j] = _extreme4(a, b, c, d, op)
+        out2[row, j] = _pick(_pick(_pick(a, b, op), c, op), d, op)
 
 
 @cuda.jit(cache=True)
-def pool2x2(x2, out2, C, op, lim_lo, lim_hi, is_int):
+def pool2x2(x2, out2, C, cstep, op, lim_lo, lim_hi, is_int):
     """2x2 windows, stride 2, all whole, max/min/avg. ``x2`` is x as (D*H, W*C) with output
     row r reading input rows 2r and 2r+1; ``out2`` is out as (D*Ho, Wo*C).
 
-    Grid: y over output rows, x over output columns, both grid-stride; each thread makes
-    UNROLL = 4 values one block-width apart (so each warp's accesses stay coalesced) and
-    issues all 16 loads before its stores. Output column j = ow*C + c reads input
-    columns 2*ow*C + c = 2*j - j % C and that + C.
+    Grid: x covers the output columns (the host launches enough blocks), y the output rows
+    (grid-stride). Each thread makes UNROLL = 4 values one block-width apart (so each
+    warp's accesses stay coalesced) and issues all 16 loads before its stores. Output
+    column j = ow*C + c reads input columns 2*ow*C + c = 2*j - c and that + C; the thread
+    finds c with one division, then steps it by ``cstep`` = blockDim.x % C.
     """
     rows, ncols = out2.shape[0], out2.shape[1]
     bw = cuda.blockDim.x
-    last = ncols - 1
+    j0 = cuda.blockIdx.x * 4 * bw + cuda.threadIdx.x
+    if j0 >= ncols:
+        return
+    j1 = j0 + bw
+    j2 = j1 + bw
+    j3 = j2 + bw
+    c0 = j0 % C
+    c1 = c0 + cstep
+    if c1 >= C:
+        c1 -= C
+    c2 = c1 + cstep
+    if c2 >= C:
+        c2 -= C
+    c3 = c2 + cstep
+    if c3 >= C:
+        c3 -= C
+    i0 = 2 * j0 - c0
+    i1 = 2 * j1 - c1 if j1 < ncols else i0  # past the edge: reload a valid cell, store nothing
+    i2 = 2 * j2 - c2 if j2 < ncols else i0
+    i3 = 2 * j3 - c3 if j3 < ncols else i0
     for row in range(cuda.blockIdx.y, rows, cuda.gridDim.y):
         r0 = 2 * row
         r1 = r0 + 1
-        for j0 in range(cuda.blockIdx.x * 4 * bw + cuda.threadIdx.x, ncols, 4 * bw * cuda.gridDim.x):
-            j1 = min(j0 + bw, last)  # clamped: a thread past the edge reloads a valid cell
-            j2 = min(j0 + 2 * bw, last)
-            j3 = min(j0 + 3 * bw, last)
-            i0 = 2 * j0 - j0 % C
-            i1 = 2 * j1 - j1 % C
-            i2 = 2 * j2 - j2 % C
-            i3 = 2 * j3 - j3 % C
-            a0, b0, c0, d0 = x2[r0, i0], x2[r0, i0 + C], x2[r1, i0], x2[r1, i0 + C]
-            a1, b1, c1, d1 = x2[r0, i1], x2[r0, i1 + C], x2[r1, i1], x2[r1, i1 + C]
-            a2, b2, c2, d2 = x2[r0, i2], x2[r0, i2 + C], x2[r1, i2], x2[r1, i2 + C]
-            a3, b3, c3, d3 = x2[r0, i3], x2[r0, i3 + C], x2[r1, i3], x2[r1, i3 + C]
-            _store2x2(out2, row, j0, a0, b0, c0, d0, op, lim_lo, lim_hi, is_int)
-            if j0 + bw <= last:
-                _store2x2(out2, row, j1, a1, b1, c1, d1, op, lim_lo, lim_hi, is_int)
-            if j0 + 2 * bw <= last:
-                _store2x2(out2, row, j2, a2, b2, c2, d2, op, lim_lo, lim_hi, is_int)
-            if j0 + 3 * bw <= last:
-                _store2x2(out2, row, j3, a3, b3, c3, d3, op, lim_lo, lim_hi, is_int)
+        a0, b0, e0, d0 = x2[r0, i0], x2[r0, i0 + C], x2[r1, i0], x2[r1, i0 + C]
+        a1, b1, e1, d1 = x2[r0, i1], x2[r0, i1 + C], x2[r1, i1], x2[r1, i1 + C]
+        a2, b2, e2, d2 = x2[r0, i2], x2[r0, i2 + C], x2[r1, i2], x2[r1, i2 + C]
+        a3, b3, e3, d3 = x2[r0, i3], x2[r0, i3 + C], x2[r1, i3], x2[r1, i3 + C]
+        _store2x2(out2, row, j0, a0, b0, e0, d0, op, lim_lo, lim_hi, is_int)
+        if j1 < ncols:
+            _store2x2(out2, row, j1, a1, b1, e1, d1, op, lim_lo, lim_hi, is_int)
+        if j2 < ncols:
+            _store2x2(out2, row, j2, a2, b2, e2, d2, op, lim_lo, lim_hi, is_int)
+        if j3 < ncols:
+            _store2x2(out2, row, j3, a3, b3, e3, d3, op, lim_lo, lim_hi, is_int)
 
 
 # --------------------------------------------------------------------------------------------
@@ -284,8 +314,8 @@ def pool2x2_args(plan, x, out) -> tuple:
     d, h, w, c = plan.in_shape
     do, ho, wo, _ = plan.out_shape
     lo, hi = plan.limits
-    return (x.reshape(d * h, w * c), out.reshape(do * ho, wo * c), np.int64(c), np.int64(plan.op),
-            np.float64(lo), np.float64(hi), np.bool_(plan.is_int))
+    return (x.reshape(d * h, w * c), out.reshape(do * ho, wo * c), np.int64(c), np.int64(TPB % c),
+            np.int64(plan.op), np.float64(lo), np.float64(hi), np.bool_(plan.is_int))
 
 
 def reduce_args(plan, x, out, to_device=False) -> tuple:
@@ -309,7 +339,7 @@ class Launch:
             self.kernel = pool2x2
             self.args = pool2x2_args(plan, d_x, d_out)
             rows, cols = self.args[1].shape
-            self.grid = (min(-(-cols // (UNROLL * TPB)), 65535), min(rows, 65535))
+            self.grid = (-(-cols // (UNROLL * TPB)), min(rows, 65535))
             self.block = (TPB, 1)
         else:
             self.kernel = reduce_windows
