@@ -154,9 +154,12 @@ def main(argv=None) -> int:
     ap.add_argument("--copy-mib", type=int, default=1024, help="size of the reference copy")
     ap.add_argument("--only", default="", help="run the cases whose label contains this text")
     ap.add_argument("--tpb", type=int, default=kcuda.TPB, help="threads per block (kernels.cuda.TPB)")
+    ap.add_argument("--max-blocks", type=int, default=kcuda.MAX_BLOCKS,
+                    help="cap on blocks (kernels.cuda.MAX_BLOCKS; 0 = 32 per multiprocessor)")
     ap.add_argument("--out", type=Path, help="write the results as JSON here")
     args = ap.parse_args(argv)
     kcuda.TPB = args.tpb
+    kcuda.MAX_BLOCKS = args.max_blocks
 
     ok, why = kcuda.status()
     if not ok:

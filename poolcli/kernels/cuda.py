@@ -339,7 +339,8 @@ class Launch:
             self.kernel = pool2x2
             self.args = pool2x2_args(plan, d_x, d_out)
             rows, cols = self.args[1].shape
-            self.grid = (-(-cols // (UNROLL * TPB)), min(rows, 65535))
+            gx = -(-cols // (UNROLL * TPB))
+            self.grid = (gx, max(1, min(rows, 65535, _max_blocks() // gx)))
             self.block = (TPB, 1)
         else:
             self.kernel = reduce_windows
