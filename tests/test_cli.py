@@ -437,7 +437,7 @@ USAGE_ERRORS = [
     (["adaptive", "{a}", "--output-size", "3", "--op", "min"], "--op 'min'"),
     (["fractional", "{a}", "--ratio", "1.5"], "ratio must be in (0, 1)"),
     (["fractional", "{a}"], "--output-size HxW or --ratio"),
-    (["mixed", "{a}", "--alpha", "2"], "alpha must be in [0, 1]"),
+    (["mixed", "{a}", "--alpha", "2"], "alpha must be a number in [0, 1]"),
     (["softpool", "{a}", "--temperature", "0"], "temperature"),
     (["weighted", "{a}"], "needs weights"),
     (["weighted", "{a}", "--weights", "{tmp}/none.npy"], "cannot read --weights"),

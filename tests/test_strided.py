@@ -76,9 +76,11 @@ def test_other_modes_go_to_the_reference():
     np.testing.assert_array_equal(strided.pool(x, plan), reference.pool(x, plan), strict=True)
 
 
-def test_auto_uses_the_shortcut_for_a_photo_sized_block_average():
+def test_auto_uses_the_shortcut_for_a_photo_sized_block_average(monkeypatch):
     from poolcli import dispatch
 
+    # a fresh process: Numba not started yet (other tests may have started it in this one)
+    monkeypatch.setattr(dispatch, "startup_left", lambda: dispatch.NUMBA_STARTUP_S)
     plan = api.make_plan(modes.MODES["avg"], (1, 3000, 4000, 3), np.uint8)
     assert strided.applies(plan)
     assert dispatch.choose("auto", plan) == "numpy"
