@@ -124,8 +124,9 @@ def _common_options(vector: bool) -> dict[str, inspect.Parameter]:
                help="descend into subfolders of folder inputs", panel=RUN),
         _param("follow_symlinks", bool, False, "--follow-symlinks",
                help="follow symbolic links inside folders (never loops)", panel=RUN),
-        _param("jobs", int, 1, "-j", "--jobs", min=1, metavar="N",
-               help="files in flight at a time (decoding and encoding overlap)", panel=RUN),
+        _param("jobs", int | None, None, "-j", "--jobs", min=1, metavar="N",
+               help="files in flight at a time: decoding and encoding overlap (default: the number "
+               "of cores)", panel=RUN),
         _param("threads", int | None, None, "--threads", min=1, metavar="N",
                help="threads of the CPU kernels (default: all cores)", panel=RUN),
         _param("backend", str, "auto", "--backend", metavar="auto|cpu|cuda|numpy",
@@ -469,7 +470,8 @@ def run_mode(mode: str, kw: dict) -> None:
                 print(f"{PROG}: --dask {kw['dask']}: {exc}", file=sys.stderr, flush=True)
                 raise typer.Exit(1) from None
         else:
-            records, cancelled = batch.execute(jobs, work, workers=kw["jobs"], fail_fast=kw["fail_fast"],
+            records, cancelled = batch.execute(jobs, work, workers=kw["jobs"] or os.cpu_count() or 1,
+                                               fail_fast=kw["fail_fast"],
                                                on_record=on_record)
     finally:
         if progress is not None:

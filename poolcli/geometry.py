@@ -11,6 +11,7 @@ adaptive bins, fractional starts, or one window over the whole axis.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .options import parse_ints, parse_padding
 
@@ -63,6 +64,7 @@ def _windows(n: int, starts: list[int], k: int | list[int], d: int, right_edge: 
     return AxisWindows(n=n, start=tuple(starts), lo=tuple(lo), hi=tuple(hi), total=tuple(total), step=d)
 
 
+@lru_cache(maxsize=256)  # a batch of same-sized images builds its tables once
 def sliding_axis(n: int, k: int, s: int, p: int | str, d: int, ceil_mode: bool, axis: str = "axis") -> AxisWindows:
     """Sliding windows along one axis: PyTorch's rules, or TensorFlow's SAME when ``p == "same"``."""
     if p == "same":
@@ -96,6 +98,7 @@ def sliding_axis(n: int, k: int, s: int, p: int | str, d: int, ceil_mode: bool, 
     return win
 
 
+@lru_cache(maxsize=256)  # a batch of same-sized images builds its tables once
 def adaptive_axis(n: int, out: int, axis: str = "axis") -> AxisWindows:
     """PyTorch's adaptive bins: bin i spans [floor(i*n/out), ceil((i+1)*n/out))."""
     if out < 1:
@@ -127,10 +130,12 @@ def fractional_axis(n: int, k: int, out: int, u: float, axis: str = "axis") -> A
     return _windows(n, fractional_starts(n, k, out, u), k, 1, n)
 
 
+@lru_cache(maxsize=256)  # a batch of same-sized images builds its tables once
 def global_axis(n: int) -> AxisWindows:
     return _windows(n, [0], n, 1, n)
 
 
+@lru_cache(maxsize=256)  # a batch of same-sized images builds its tables once
 def identity_axis(n: int) -> AxisWindows:
     """No pooling along this axis (each index is its own window)."""
     return _windows(n, list(range(n)), 1, 1, n)

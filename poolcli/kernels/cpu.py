@@ -18,6 +18,7 @@ with the same loops taking those values at run time (benchmarks/README.md).
 
 from __future__ import annotations
 
+import functools
 import time
 
 import numba
@@ -147,10 +148,11 @@ def reduce_windows(x, out, tab, steps, op, fparams, alpha, uniform, weights, fla
 @njit(inline="always")
 def _better(op, e, v):
     """max (MAX) or min (MIN) of the window so far and v, NaN winning: the rule of reduce_windows."""
+    # bitwise & and | (not `and`/`or`): no short-circuit branches, so the loop vectorises
     if op == MAX:
-        take = (v > e or v != v) and e == e
+        take = ((v > e) | (v != v)) & (e == e)
     else:
-        take = (v < e or v != v) and e == e
+        take = ((v < e) | (v != v)) & (e == e)
     return v if take else e
 
 
@@ -226,6 +228,7 @@ def _tag(n: int) -> tuple:
     return (0,) * n
 
 
+@functools.lru_cache(maxsize=256)
 def _full_windows(a, k_max: int, s_max: int):
     """(k, s) when the axis is full windows of k cells at stride s from 0 (no padding,
     no dilation, no partial windows); else None."""
@@ -254,6 +257,9 @@ def fast_args(x, out, plan):
     if hh is None or ww is None or (hh == (1, 1) and ww == (1, 1)):
         return None
     is_int = plan.is_int
+    # 8- and 16-bit averages summed in float32 (exact, see reduce_fixed): measured faster than
+    # int32 sums with integer rounding (uint8 RGB 4096x4096: 7 ms against 10 ms for 2x2, 11 ms
+    # against 60 ms for 3x3, where the division by 9 does not vectorise)
     f32sum = plan.op == AVG and is_int and plan.dtype.itemsize <= 2 and hh[0] * ww[0] <= 9
     acc0 = np.float32(0) if f32sum else np.int64(0) if (plan.op == AVG and is_int) else np.float64(0.0)
     lo, hi = plan.limits

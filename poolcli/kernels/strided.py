@@ -12,6 +12,7 @@ sums are accumulated in float64 in the reference's cell order. Everything else i
 
 from __future__ import annotations
 
+from functools import lru_cache
 from itertools import product
 
 import numpy as np
@@ -22,8 +23,10 @@ from ..api import OP_AVG, OP_LP, OP_MAX, OP_MIN, finish
 NAME = "numpy"
 
 
+@lru_cache(maxsize=256)
 def _axis_slices(axis) -> list[slice] | None:
-    """One slice per cell offset j, or None when some window is partial or irregular."""
+    """One slice per cell offset j, or None when some window is partial or irregular (cached:
+    the tables are immutable, and a batch of same-sized images asks the same question)."""
     k = axis.hi[0]
     if any(lo != 0 for lo in axis.lo) or any(h != k for h in axis.hi):
         return None
@@ -31,7 +34,7 @@ def _axis_slices(axis) -> list[slice] | None:
     if s < 1 or any(st != axis.start[0] + i * s for i, st in enumerate(axis.start)):
         return None
     first = axis.start[0]
-    return [slice(first + j * axis.step, first + j * axis.step + s * (axis.out - 1) + 1, s) for j in range(k)]
+    return tuple(slice(first + j * axis.step, first + j * axis.step + s * (axis.out - 1) + 1, s) for j in range(k))
 
 
 def cell_views(x: np.ndarray, plan):
