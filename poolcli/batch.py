@@ -437,17 +437,24 @@ def execute(jobs: list[Job], work, *, workers: int = 1, fail_fast: bool = False,
             on_record=None) -> tuple[list[Record], int]:
     """Run ``work(job, cancel)`` over the jobs; -> (records in job order, files not run).
 
-    ``on_record(record)`` is called in the main thread as each file finishes (in completion
-    order). With ``fail_fast`` the first failure stops handing out files. Ctrl-C
+    ``on_record(record)`` is called in the main thread in job order (a record waits for
+    those before it), so reports and error lines read the same with any ``--jobs``. With ``fail_fast`` the first failure stops handing out files. Ctrl-C
     (KeyboardInterrupt) does the same, waits for the files being written, and re-raises.
     """
     cancel = threading.Event()
     results: list[Record | None] = [None] * len(jobs)
+    emitted = 0  # records are handed to on_record in job order, whatever the completion order
+
+    def emit(upto_gaps: bool = False) -> None:
+        nonlocal emitted
+        while emitted < len(jobs) and (results[emitted] is not None or upto_gaps):
+            if results[emitted] is not None and on_record is not None:
+                on_record(results[emitted])
+            emitted += 1
 
     def finished(i: int, rec: Record) -> bool:
         results[i] = rec
-        if on_record is not None:
-            on_record(rec)
+        emit()
         return fail_fast and rec.status == FAILED
 
     if workers <= 1 or len(jobs) <= 1:
@@ -455,7 +462,10 @@ def execute(jobs: list[Job], work, *, workers: int = 1, fail_fast: bool = False,
             if finished(i, work(job, None)):
                 break
     else:
-        _execute_threads(jobs, work, workers, cancel, finished)
+        try:
+            _execute_threads(jobs, work, workers, cancel, finished)
+        finally:
+            emit(upto_gaps=True)  # fail-fast or Ctrl-C: what did finish is still reported
     done = [r for r in results if r is not None]
     return done, len(jobs) - len(done)
 

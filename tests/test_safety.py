@@ -586,7 +586,8 @@ def test_full_disk_fails_the_file_and_leaves_no_temporary(inputs, tmp_path, caps
     monkeypatch.setattr(imageio, "atomic_write", atomic_write)
     out = tmp_path / "out"
     out.mkdir()
-    code, js, err = main(capsys, "avg", inputs, "-o", out, "--format", fmt, "--json", "--backend", "numpy")
+    code, js, err = main(capsys, "avg", inputs, "-o", out, "--format", fmt, "--json", "--backend", "numpy",
+                         "--jobs", "1")  # the second file written is the second input
     assert code == 1
     recs = [json.loads(x) for x in js.splitlines()[:-1]]
     assert [r["status"] for r in recs] == ["ok", "failed", "ok"]
@@ -618,7 +619,8 @@ def test_real_full_disk_on_a_tiny_tmpfs(tmp_path, tiny_tmpfs, capsys):
     np.save(src / "a_small.npy", rng.integers(0, 256, (20, 20, 3), dtype=np.uint8))
     np.save(src / "b_big.npy", rng.integers(0, 256, (400, 400, 3), dtype=np.uint8))  # 120 KB pooled
     np.save(src / "c_small.npy", rng.integers(0, 256, (20, 20, 3), dtype=np.uint8))
-    code, js, err = main(capsys, "max", src, "-o", tiny_tmpfs, "-k", "1", "--json", "--backend", "numpy")
+    code, js, err = main(capsys, "max", src, "-o", tiny_tmpfs, "-k", "1", "--json", "--backend", "numpy",
+                         "--jobs", "1")  # one temporary file at a time on the tiny disk
     assert code == 1
     recs = {Path(r["input"]).name: r for r in map(json.loads, js.splitlines()[:-1])}
     assert recs["b_big.npy"]["status"] == "failed"
