@@ -344,6 +344,8 @@ def pool_file(job: Job, s: Settings, cancel: threading.Event | None = None) -> R
     if job.error:
         return _failed(rec, job.error)
     try:
+        if _strip_sized(job, s):
+            return _pool_strips(job, s, rec)
         t0 = time.perf_counter()
         img = imageio.load_image(job.source.path, max_pixels=s.max_pixels)
         rec.load_ms = (time.perf_counter() - t0) * 1e3
@@ -381,6 +383,52 @@ def pool_file(job: Job, s: Settings, cancel: threading.Event | None = None) -> R
         raise
     except Exception as exc:  # noqa: BLE001 - every per-file error fails that file alone
         return _failed(rec, reason(exc, job.source.path))
+    return fill_rates(rec)
+
+
+#: .npy and TIFF inputs whose pixels take more than this are pooled strip by strip
+#: (``strips.pool_strips``: memory near one strip plus the output) when the output is .npy/TIFF
+STRIP_THRESHOLD_BYTES = 1 << 30
+STRIP_SUFFIXES = (".npy", ".tif", ".tiff")
+
+
+def _strip_sized(job: Job, s: Settings) -> bool:
+    """Is this a huge .npy/TIFF whose result can be written strip by strip?"""
+    from . import imageio
+
+    src, out = job.source.path, job.output
+    if s.vector or src == STDIO or out in (None, STDIO) or s.format not in (None, "npy", "tiff", "tif"):
+        return False
+    if not src.lower().endswith(STRIP_SUFFIXES) or not out.lower().endswith(STRIP_SUFFIXES):
+        return False
+    try:
+        h = imageio.header(src)
+    except Exception:  # noqa: BLE001 - load_image will say what is wrong with it
+        return False
+    if s.max_pixels and h.width * h.height > s.max_pixels:
+        return False  # refused by load_image, with the usual message
+    return h.frames * h.width * h.height * 4 > STRIP_THRESHOLD_BYTES and os.path.getsize(src) > STRIP_THRESHOLD_BYTES // 4
+
+
+def _pool_strips(job: Job, s: Settings, rec: Record) -> Record:
+    """A huge .npy/TIFF: pooled strip by strip straight into the output file (atomic)."""
+    import numpy as np
+
+    from . import strips
+
+    if job.make_dirs:
+        os.makedirs(os.path.dirname(job.output) or ".", exist_ok=True)
+    t0 = time.perf_counter()
+    with _POOL_LOCK, numba_threads(s.threads, s.backend):
+        strips.pool_strips(job.source.path, s.mode, backend=s.backend, out=job.output, **s.geometry, **s.options)
+    rec.pool_ms = (time.perf_counter() - t0) * 1e3
+    rec.backend = s.backend
+    rec.input_bytes = os.path.getsize(job.source.path)
+    rec.output_bytes = os.path.getsize(job.output)
+    if job.output.lower().endswith(".npy"):
+        rec.output_shape = tuple(int(n) for n in np.load(job.output, mmap_mode="r").shape)
+        rec.input_shape = tuple(int(n) for n in np.load(job.source.path, mmap_mode="r").shape)
+        rec.dtype = str(np.load(job.source.path, mmap_mode="r").dtype)
     return fill_rates(rec)
 
 

@@ -196,3 +196,25 @@ def test_tiff_alpha_is_found(tmp_path):
     tifffile.imwrite(src, x, photometric="rgb", extrasamples=["unassalpha"], rowsperstrip=3)
     ref = api.run(x, "avg", alpha_channel=3, backend="numpy").array
     np.testing.assert_array_equal(strips.pool_strips(src, "avg", budget_bytes=4 * 40 * 9, backend="numpy"), ref)
+
+
+def test_cli_pools_a_huge_npy_strip_by_strip(tmp_path, monkeypatch):
+    """The CLI sends .npy inputs over the size threshold through pool_strips, writing the
+    output file directly; the result equals pooling the whole array in memory."""
+    from typer.testing import CliRunner
+
+    from poolcli import batch, strips
+    from poolcli.cli import app
+
+    x = np.random.default_rng(5).integers(0, 256, (301, 97, 3), dtype=np.uint8)
+    np.save(tmp_path / "big.npy", x)
+    monkeypatch.setattr(batch, "STRIP_THRESHOLD_BYTES", 1000)
+    calls = []
+    real = strips.pool_strips
+    monkeypatch.setattr(strips, "pool_strips", lambda *a, **k: calls.append(a) or real(*a, budget_bytes=5000, **k))
+    r = CliRunner().invoke(app, ["avg", str(tmp_path / "big.npy"), "-k", "3", "-s", "2", "-p", "1",
+                                 "-o", str(tmp_path / "out.npy"), "--json"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    assert calls, "the strip path was not taken"
+    np.testing.assert_array_equal(np.load(tmp_path / "out.npy"),
+                                  api.pool(x, "avg", size=3, stride=2, padding=1))
