@@ -146,16 +146,22 @@ def _check_dtype(arr: np.ndarray) -> tuple[np.ndarray, np.dtype]:
     return arr.astype(np.int64 if arr.dtype.kind == "i" else np.uint64), arr.dtype  # pragma: no cover
 
 
-def as_dhwc(arr: np.ndarray) -> np.ndarray:
-    """(H, W) / (H, W, C) / (D, H, W, C) -> a C-contiguous (D, H, W, C) view or copy."""
+def dhwc_view(arr: np.ndarray) -> np.ndarray:
+    """(H, W) / (H, W, C) / (D, H, W, C) -> a (D, H, W, C) view (a memmap stays a memmap)."""
     if arr.ndim == 2:
-        arr = arr[None, :, :, None]
-    elif arr.ndim == 3:
-        arr = arr[None]
-    elif arr.ndim != 4:
+        return arr[None, :, :, None]
+    if arr.ndim == 3:
+        return arr[None]
+    if arr.ndim != 4:
         raise ValueError(
             f"arrays must be (H, W), (H, W, C) or (D, H, W, C) channels-last; got {arr.ndim} dimensions {arr.shape}"
         )
+    return arr
+
+
+def as_dhwc(arr: np.ndarray) -> np.ndarray:
+    """(H, W) / (H, W, C) / (D, H, W, C) -> a C-contiguous (D, H, W, C) view or copy."""
+    arr = dhwc_view(arr)
     if 0 in arr.shape:
         raise ValueError(f"cannot pool an empty array of shape {arr.shape}")
     return np.ascontiguousarray(arr)

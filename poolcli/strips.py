@@ -44,14 +44,7 @@ class ArrayRows:
     """Rows of an in-memory array or an ``np.memmap`` (any of the API's layouts)."""
 
     def __init__(self, arr: np.ndarray):
-        if arr.ndim == 2:
-            arr = arr[None, :, :, None]
-        elif arr.ndim == 3:
-            arr = arr[None]
-        elif arr.ndim != 4:
-            raise ValueError(
-                f"arrays must be (H, W), (H, W, C) or (D, H, W, C) channels-last; got {arr.ndim} dimensions {arr.shape}"
-            )
+        arr = api.dhwc_view(arr)
         self.arr = arr
         self.shape = tuple(arr.shape)
         self.dtype = arr.dtype
