@@ -401,13 +401,15 @@ def _strip_sized(job: Job, s: Settings) -> bool:
         return False
     if not src.lower().endswith(STRIP_SUFFIXES) or not out.lower().endswith(STRIP_SUFFIXES):
         return False
-    try:
+    try:  # the file's size first: most files are far smaller, and need no second open
+        if os.path.getsize(src) <= STRIP_THRESHOLD_BYTES // 4:
+            return False
         h = imageio.header(src)
     except Exception:  # noqa: BLE001 - load_image will say what is wrong with it
         return False
     if s.max_pixels and h.width * h.height > s.max_pixels:
         return False  # refused by load_image, with the usual message
-    return h.frames * h.width * h.height * 4 > STRIP_THRESHOLD_BYTES and os.path.getsize(src) > STRIP_THRESHOLD_BYTES // 4
+    return h.frames * h.width * h.height * 4 > STRIP_THRESHOLD_BYTES
 
 
 def _pool_strips(job: Job, s: Settings, rec: Record) -> Record:
