@@ -369,17 +369,25 @@ def make_e2e_inputs(folder: Path, quick=False) -> dict:
 
 
 def _run_process(cmd: list[str], env=None) -> tuple[float, float, int, str]:
-    """(wall seconds, peak RSS MiB of the process tree's largest child, return code, stderr tail)."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    _, err = proc.communicate()
-    wall = time.perf_counter() - t0
-    try:
-        import resource
+    """(wall seconds, peak RSS MiB of the command, return code, stderr tail).
 
-        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    except ImportError:  # pragma: no cover
-        peak = float("nan")
+    The peak comes from GNU time (``/usr/bin/time -f %M``) where it exists: a child's own
+    ``ru_maxrss`` would also count the pages of this (large) benchmark process that the child
+    held between fork and exec. NaN without GNU time.
+    """
+    import tempfile
+
+    gnu_time = shutil.which("time") if Path("/usr/bin/time").exists() else None
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
+        full = [gnu_time, "-f", "%M", "-o", rss.name, *cmd] if gnu_time else cmd
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(full, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+        _, err = proc.communicate()
+        wall = time.perf_counter() - t0
+        try:
+            peak = float(rss.read().strip().splitlines()[-1]) / 1024 if gnu_time else float("nan")
+        except (ValueError, IndexError):
+            peak = float("nan")
     return wall, peak, proc.returncode, err.decode(errors="replace")[-300:]
 
 
