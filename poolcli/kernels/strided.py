@@ -70,6 +70,8 @@ def pool(x: np.ndarray, plan) -> np.ndarray:
         return out
     if plan.op == OP_AVG:
         n = len(views)  # every window is full: the divisor is the cell count
+        if x.dtype in (np.uint8, np.uint16) and n >= 2 and n & (n - 1) == 0 and n <= 256:
+            return _power_of_two_mean(views, n, plan)
         acc = np.zeros(plan.out_shape, dtype=_sum_dtype(x.dtype, n))
         for v in views:
             np.add(acc, v, out=acc, casting="unsafe")  # float32 -> float64 is exact; ints exact
@@ -88,6 +90,23 @@ def pool(x: np.ndarray, plan) -> np.ndarray:
         f = v.astype(np.float64)
         acc += f * f if plan.p == 2.0 else np.abs(f) ** plan.p
     return finish(reference.lp_finish(acc, plan), plan.dtype)
+
+
+def _power_of_two_mean(views, n: int, plan) -> np.ndarray:
+    """The mean of 2**m unsigned 8/16-bit cells, rounded half to even, in integers only:
+    (s + 2**(m-1) - 1 + ((s >> m) & 1)) >> m (the odd quotient's tie goes up, the even one's
+    stays), in the next wider unsigned type, which holds 256 sums with room to spare."""
+    wide = np.uint16 if views[0].dtype == np.uint8 else np.uint32
+    m = n.bit_length() - 1
+    acc = views[0].astype(wide)
+    for v in views[1:]:
+        np.add(acc, v, out=acc, casting="unsafe")
+    odd = np.right_shift(acc, m)
+    np.bitwise_and(odd, 1, out=odd)
+    acc += wide((1 << (m - 1)) - 1)
+    acc += odd
+    np.right_shift(acc, m, out=acc)
+    return acc.astype(plan.dtype)
 
 
 pool_max = pool_min = pool_avg = pool_lp = pool_global = pool_adaptive = pool
