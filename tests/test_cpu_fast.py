@@ -12,6 +12,11 @@ CASES = [  # dtype, channels, size, stride, mode, (D, H, W)
     ("uint8", 4, 3, 2, "avg", (2, 8, 9)),
     ("uint16", 1, 3, 2, "min", (1, 10, 7)),
     ("uint16", 3, 3, 2, "avg", (1, 7, 10)),
+    ("uint16", 3, 2, 2, "avg", (2, 9, 11)),
+    ("uint8", 1, (1, 2), (1, 2), "avg", (1, 5, 9)),
+    ("uint8", 2, (2, 1), (2, 1), "avg", (1, 9, 5)),
+    ("int8", 3, 2, 2, "avg", (1, 9, 11)),
+    ("int16", 1, 2, 2, "avg", (1, 6, 6)),
     ("float32", 3, 2, 2, "avg", (1, 9, 11)),
     ("float32", 1, 3, 2, "max", (2, 9, 9)),
     ("float32", 3, 2, 2, "lp", (1, 6, 8)),
@@ -34,18 +39,26 @@ def _data(dtype, shape, seed=0):
 def test_fast_path_equals_generic_and_reference(dtype, c, k, s, mode, dhw):
     x = _data(dtype, (*dhw, c))
     plan = api.make_plan(modes.MODES[mode], x.shape, x.dtype, size=k, stride=s)
-    assert cpu.fast_args(x, np.empty(plan.out_shape, plan.dtype), plan) is not None
+    kernel, _ = cpu.fast_args(x, np.empty(plan.out_shape, plan.dtype), plan)
+    shifts = mode == "avg" and np.dtype(dtype).kind == "u" and np.prod(k) in (2, 4)
+    assert kernel is (cpu.mean_shift_fixed if shifts else cpu.reduce_fixed)
     fast = cpu.pool(x, plan)
     np.testing.assert_array_equal(fast, cpu.pool(x, plan, fast=False))
     np.testing.assert_array_equal(fast, reference.pool(x, plan))
     assert fast.dtype == plan.dtype
 
 
-def test_ties_round_half_to_even():
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "int16"])
+def test_ties_round_half_to_even(dtype):
     # 2x2 windows summing to 2 mod 4: mean x.5 -> even neighbour
-    x = np.array([[0, 1, 1, 2], [0, 1, 2, 2]], dtype=np.uint8)[None, :, :, None]
-    plan = api.make_plan(modes.MODES["avg"], x.shape, x.dtype)
-    np.testing.assert_array_equal(cpu.pool(x, plan)[0, :, :, 0], [[0, 2]])  # 0.5 -> 0, 1.75 -> 2
+    x = np.array([[0, 1, 1, 2, 3, 3, 255, 255], [0, 1, 2, 2, 3, 4, 255, 253]], dtype=dtype)
+    plan = api.make_plan(modes.MODES["avg"], x[None, :, :, None].shape, x.dtype)
+    # 0.5 -> 0, 1.75 -> 2, 3.25 -> 3, 254.5 -> 254
+    np.testing.assert_array_equal(cpu.pool(x[None, :, :, None], plan)[0, :, :, 0], [[0, 2, 3, 254]])
+    # 1x2 windows: 0.5 -> 0, 1.5 -> 2, 2.5 -> 2, 3.5 -> 4
+    y = np.array([[0, 1, 1, 2, 2, 3, 3, 4]], dtype=dtype)[None, :, :, None]
+    plan = api.make_plan(modes.MODES["avg"], y.shape, y.dtype, size=(1, 2), stride=(1, 2))
+    np.testing.assert_array_equal(cpu.pool(y, plan)[0, 0, :, 0], [0, 2, 2, 4])
 
 
 @pytest.mark.parametrize("kw", [{"padding": 1, "size": 3, "stride": 2}, {"size": 2, "dilation": 2},
