@@ -417,12 +417,12 @@ BAD_OPTIONS = [
     (["max", "-p", "-1"], "at least 0"),
     (["max", "-p", "foo"], "N or HxW or DxHxW"),
     (["max", "--dilation", "0"], "at least 1"),
-    (["max", "--jobs", "0"], "greater than or equal to 1"),
-    (["max", "--threads", "0"], "greater than or equal to 1"),
-    (["max", "--max-pixels", "-1"], "greater than or equal to 0"),
-    (["max", "--png-compress-level", "10"], "less than or equal to 9"),
-    (["max", "--jpeg-quality", "0"], "greater than or equal to 1"),
-    (["max", "--jpeg-quality", "101"], "less than or equal to 100"),
+    (["max", "--jobs", "0"], ("greater than or equal to 1", "x>=1")),
+    (["max", "--threads", "0"], ("greater than or equal to 1", "x>=1")),
+    (["max", "--max-pixels", "-1"], ("greater than or equal to 0", "x>=0")),
+    (["max", "--png-compress-level", "10"], ("less than or equal to 9", "<=9")),
+    (["max", "--jpeg-quality", "0"], ("greater than or equal to 1", "1<=x")),
+    (["max", "--jpeg-quality", "101"], ("less than or equal to 100", "<=100")),
     (["max", "--format", "xyz"], "choose one of: png"),
     (["max", "--format", ""], "choose one of: png"),
     (["max", "--backend", ""], "choose one of: auto"),
@@ -445,7 +445,7 @@ BAD_OPTIONS = [
     (["fractional", "--ratio", "0.5,1.5"], "(0, 1)"),
     (["fractional", "--output-size", "4", "--samples", "1.2,0"], "[0, 1)"),
     (["fractional", "--output-size", "4", "--samples", "0.5"], "takes 2 numbers"),
-    (["stochastic", "--seed", "-1"], "greater than or equal to 0"),
+    (["stochastic", "--seed", "-1"], ("greater than or equal to 0", "x>=0")),
 ]
 
 
@@ -456,7 +456,9 @@ def test_bad_option_is_a_one_line_usage_error(tmp_path, capsys, argv, words):
     code, out, err = main(capsys, argv[0], tmp_path / "in.bmp", *argv[1:])
     assert code == 2, err
     assert err.startswith("poolcli: error: ") and err.count("\n") == 1, err
-    assert words in err, err
+    # the range messages are Click's ("0 is not in the range x>=1") or, with Typer >= 0.29,
+    # pydantic's ("greater than or equal to 1")
+    assert any(w in err for w in ((words,) if isinstance(words, str) else words)), err
     assert out == "" and "Traceback" not in err
     assert hashes(tmp_path) == before  # nothing read, nothing written
 
