@@ -818,7 +818,22 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{PROG}: internal error: {type(exc).__name__}: {exc} (POOLCLI_DEBUG=1 shows the traceback)",
               file=sys.stderr)
         code = 1
+    if argv is None and "numba" in sys.modules:
+        _exit_now(code)
     sys.exit(code)
+
+
+def _exit_now(code: int) -> None:
+    """Exit without the interpreter's teardown, which costs ~0.1 s once Numba is loaded (its
+    threading layer and LLVM finalisers; measured: 0.43 s against 0.33 s for a process that
+    only warms a kernel). Every output file is closed by now; the standard streams are
+    flushed here."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 def _silence_stdout() -> None:

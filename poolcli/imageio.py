@@ -122,6 +122,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import pngwrite
+
 #: refuse images larger than this many pixels per frame (from the header, before decoding)
 DEFAULT_MAX_PIXELS = 178_956_970  # Pillow's own decompression-bomb limit (~180 MP)
 DEFAULT_PNG_COMPRESS_LEVEL = 1
@@ -880,6 +882,14 @@ def save_image(path, array, like: Image | None = None, *, format: str | None = N
                              "(APNG), WebP, TIFF or .npy")
         a4, mode = _natural_mode(a4, like)
         a4, mode = _fit_format(a4, mode, fmt)
+        if fmt == "PNG" and pngwrite.handles(mode, d):  # the fast writer (pngwrite.py says why)
+            params = _save_params(fmt, mode, d, like, scale, png_compress_level, jpeg_quality)
+
+            def write(f):
+                pngwrite.write_png(f, a4[0], mode, params["compress_level"],
+                                   icc_profile=params.get("icc_profile"), dpi=params.get("dpi"))
+
+            return _write(path, write, fmt)
         try:
             frames = _pil_frames(a4, mode, fmt)
         except (ValueError, TypeError, OSError) as exc:
@@ -893,6 +903,10 @@ def save_image(path, array, like: Image | None = None, *, format: str | None = N
             else:
                 frames[0].save(f, format=fmt, **params)
 
+    return _write(path, write, fmt)
+
+
+def _write(path, write, fmt: str) -> int:
     try:
         return atomic_write(path, write)
     except BrokenPipeError:

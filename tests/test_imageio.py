@@ -772,19 +772,26 @@ def test_atomic_write_failure_keeps_old_file_and_no_temp(tmp_path, exc):
     assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
 
 
-def test_save_image_interrupted_in_the_encoder(tmp_path, monkeypatch):
-    target = tmp_path / "out.png"
+@pytest.mark.parametrize("name", ["out.png", "out.bmp"])  # poolcli's PNG writer, Pillow's
+def test_save_image_interrupted_in_the_encoder(tmp_path, monkeypatch, name):
+    from poolcli import pngwrite
+
+    target = tmp_path / name
     target.write_bytes(b"old")
 
     def interrupted(self, fp, *args, **kwargs):
         fp.write(b"partial")
         raise KeyboardInterrupt
 
+    def deflate_interrupted(data, level):
+        raise KeyboardInterrupt
+
     monkeypatch.setattr(PILImage.Image, "save", interrupted)
+    monkeypatch.setattr(pngwrite, "deflate", deflate_interrupted)  # after IHDR was written
     with pytest.raises(KeyboardInterrupt):
         save_image(target, np.zeros((4, 4), np.uint8))
     assert target.read_bytes() == b"old"
-    assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
+    assert [p.name for p in tmp_path.iterdir()] == [name]
 
 
 def test_atomic_write_success_and_permissions(tmp_path):

@@ -45,6 +45,26 @@ def cell_views(x: np.ndarray, plan):
     return [x[sd, sh, sw] for sd, sh, sw in product(*per_axis)]
 
 
+def _rows_first(x: np.ndarray, plan, combine, dtype=None) -> np.ndarray | None:
+    """combine() over the cells of every window, whole rows first: the (depth, height) cells
+    of each window are combined over full input rows (contiguous, so NumPy runs them at
+    memory speed), then the width cells of that partial result (strided: the slow part, now
+    kw views instead of kd*kh*kw). Only for exact combines (max, min, integer sums), whose
+    result does not depend on the order. ``dtype``: the accumulator's; None if no shortcut."""
+    per_axis = [_axis_slices(a) for a in plan.axes]
+    if any(p is None for p in per_axis):
+        return None
+    rows = [x[sd, sh] for sd, sh in product(per_axis[0], per_axis[1])]
+    acc = rows[0].astype(dtype or x.dtype)  # a copy: never the input
+    for r in rows[1:]:
+        combine(acc, r, out=acc, casting="unsafe")
+    cols = [acc[:, :, sw] for sw in per_axis[2]]
+    out = cols[0].copy()
+    for c in cols[1:]:
+        combine(out, c, out=out)
+    return out
+
+
 def _sum_dtype(dtype: np.dtype, cells: int):
     """A type that holds the exact sum of ``cells`` values of an integer ``dtype``."""
     if dtype.kind in "ui" and dtype.itemsize <= 2 and cells * 65535 < 2**31:
@@ -64,6 +84,8 @@ def pool(x: np.ndarray, plan) -> np.ndarray:
         return reference.pool(x, plan)
     if plan.op in (OP_MAX, OP_MIN):
         better = np.maximum if plan.op == OP_MAX else np.minimum
+        if plan.axes[2].hi[0] < len(views):  # some cells share a column: rows first
+            return _rows_first(x, plan, better)
         out = views[0].copy()
         for v in views[1:]:
             better(out, v, out=out)  # NaN propagates, as in the reference
@@ -71,7 +93,7 @@ def pool(x: np.ndarray, plan) -> np.ndarray:
     if plan.op == OP_AVG:
         n = len(views)  # every window is full: the divisor is the cell count
         if x.dtype in (np.uint8, np.uint16) and n >= 2 and n & (n - 1) == 0 and n <= 256:
-            return _power_of_two_mean(views, n, plan)
+            return _power_of_two_mean(x, n, plan)
         acc = np.zeros(plan.out_shape, dtype=_sum_dtype(x.dtype, n))
         for v in views:
             np.add(acc, v, out=acc, casting="unsafe")  # float32 -> float64 is exact; ints exact
@@ -92,15 +114,13 @@ def pool(x: np.ndarray, plan) -> np.ndarray:
     return finish(reference.lp_finish(acc, plan), plan.dtype)
 
 
-def _power_of_two_mean(views, n: int, plan) -> np.ndarray:
+def _power_of_two_mean(x, n: int, plan) -> np.ndarray:
     """The mean of 2**m unsigned 8/16-bit cells, rounded half to even, in integers only:
     (s + 2**(m-1) - 1 + ((s >> m) & 1)) >> m (the odd quotient's tie goes up, the even one's
     stays), in the next wider unsigned type, which holds 256 sums with room to spare."""
-    wide = np.uint16 if views[0].dtype == np.uint8 else np.uint32
+    wide = np.uint16 if x.dtype == np.uint8 else np.uint32
     m = n.bit_length() - 1
-    acc = views[0].astype(wide)
-    for v in views[1:]:
-        np.add(acc, v, out=acc, casting="unsafe")
+    acc = _rows_first(x, plan, np.add, wide)
     odd = np.right_shift(acc, m)
     np.bitwise_and(odd, 1, out=odd)
     acc += wide((1 << (m - 1)) - 1)
