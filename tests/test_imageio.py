@@ -831,3 +831,22 @@ def test_image_is_array_like(samples):
     img = load_image(samples / "camera.png")
     assert np.asarray(img) is img.array
     assert np.asarray(img, dtype=np.float32).dtype == np.float32
+
+
+@pytest.mark.parametrize("mode", ["1", "L", "LA", "RGB", "RGBA", "CMYK", "I;16", "I;16B", "I", "F", "P"])
+def test_pixels_come_out_in_one_raw_copy(mode):
+    from poolcli.imageio import _as_array, _raw_array
+
+    rgb = PILImage.open(SAMPLES / "coffee.bmp").convert("RGB").crop((0, 0, 37, 23))
+    im = rgb.convert(mode) if mode != "I;16B" else rgb.convert("I;16").convert("I;16B")
+    raw = _raw_array(im)
+    want = np.asarray(im)
+    if mode == "1":  # bits: np.asarray's own widening to bytes
+        assert raw is None
+    else:
+        assert raw is not None  # the fast path, not np.asarray's fallback
+        assert raw.dtype == want.dtype and raw.shape == want.shape
+        np.testing.assert_array_equal(raw, want)
+    got = _as_array(im)
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)

@@ -55,14 +55,18 @@ def _rows_first(x: np.ndarray, plan, combine, dtype=None) -> np.ndarray | None:
     if any(p is None for p in per_axis):
         return None
     rows = [x[sd, sh] for sd, sh in product(per_axis[0], per_axis[1])]
-    acc = rows[0].astype(dtype or x.dtype)  # a copy: never the input
-    for r in rows[1:]:
-        combine(acc, r, out=acc, casting="unsafe")
-    cols = [acc[:, :, sw] for sw in per_axis[2]]
-    out = cols[0].copy()
-    for c in cols[1:]:
-        combine(out, c, out=out)
-    return out
+    acc = _combined(combine, rows, dtype or x.dtype)
+    return _combined(combine, [acc[:, :, sw] for sw in per_axis[2]], acc.dtype)
+
+
+def _combined(combine, views, dtype) -> np.ndarray:
+    """combine() of the views into a new array of ``dtype`` (never one of the views)."""
+    if len(views) == 1:
+        return views[0].astype(dtype)
+    acc = combine(views[0], views[1], dtype=dtype)  # no copy before the first combine
+    for v in views[2:]:
+        combine(acc, v, out=acc, casting="unsafe")
+    return acc
 
 
 def _sum_dtype(dtype: np.dtype, cells: int):
