@@ -199,8 +199,14 @@ def _pick(m, v, op):
 
 
 @cuda.jit(device=True)
-def _store2x2(out2, row, j, a, b, c, d, op, lim_lo, lim_hi, is_int):
-    if op == AVG:
+def _store2x2(out2, row, j, a, b, c, d, op, lim_lo, lim_hi, is_int, small_int):
+    if op == AVG and small_int:
+        # 8- and 16-bit integers: the exact sum, and s / 4 rounded half to even by shifts
+        # (as kernels.cpu.mean_shift_fixed; >> floors, so negative sums round alike), in
+        # place of float64 arithmetic, which many GPUs run at a fraction of their int rate
+        s = np.int32(a) + np.int32(b) + np.int32(c) + np.int32(d)
+        out2[row, j] = (s + 1 + ((s >> 2) & 1)) >> 2
+    elif op == AVG:
         s = np.float64(a) + np.float64(b) + np.float64(c) + np.float64(d)  # the reference's order
         out2[row, j] = to_output(s / 4.0, lim_lo, lim_hi, is_int)
     else:
@@ -208,9 +214,10 @@ def _store2x2(out2, row, j, a, b, c, d, op, lim_lo, lim_hi, is_int):
 
 
 @cuda.jit(cache=True)
-def pool2x2(x2, out2, C, cstep, op, lim_lo, lim_hi, is_int):
+def pool2x2(x2, out2, C, cstep, op, lim_lo, lim_hi, is_int, small_int):
     """2x2 windows, stride 2, all whole, max/min/avg. ``x2`` is x as (D*H, W*C) with output
-    row r reading input rows 2r and 2r+1; ``out2`` is out as (D*Ho, Wo*C).
+    row r reading input rows 2r and 2r+1; ``out2`` is out as (D*Ho, Wo*C). ``small_int``:
+    the data are 8- or 16-bit integers, averaged in integer arithmetic.
 
     Grid: x covers the output columns (the host launches enough blocks), y the output rows
     (grid-stride). Each thread makes UNROLL = 4 values one block-width apart (so each
@@ -247,13 +254,13 @@ def pool2x2(x2, out2, C, cstep, op, lim_lo, lim_hi, is_int):
         a1, b1, e1, d1 = x2[r0, i1], x2[r0, i1 + C], x2[r1, i1], x2[r1, i1 + C]
         a2, b2, e2, d2 = x2[r0, i2], x2[r0, i2 + C], x2[r1, i2], x2[r1, i2 + C]
         a3, b3, e3, d3 = x2[r0, i3], x2[r0, i3 + C], x2[r1, i3], x2[r1, i3 + C]
-        _store2x2(out2, row, j0, a0, b0, e0, d0, op, lim_lo, lim_hi, is_int)
+        _store2x2(out2, row, j0, a0, b0, e0, d0, op, lim_lo, lim_hi, is_int, small_int)
         if j1 < ncols:
-            _store2x2(out2, row, j1, a1, b1, e1, d1, op, lim_lo, lim_hi, is_int)
+            _store2x2(out2, row, j1, a1, b1, e1, d1, op, lim_lo, lim_hi, is_int, small_int)
         if j2 < ncols:
-            _store2x2(out2, row, j2, a2, b2, e2, d2, op, lim_lo, lim_hi, is_int)
+            _store2x2(out2, row, j2, a2, b2, e2, d2, op, lim_lo, lim_hi, is_int, small_int)
         if j3 < ncols:
-            _store2x2(out2, row, j3, a3, b3, e3, d3, op, lim_lo, lim_hi, is_int)
+            _store2x2(out2, row, j3, a3, b3, e3, d3, op, lim_lo, lim_hi, is_int, small_int)
 
 
 # --------------------------------------------------------------------------------------------
@@ -315,7 +322,8 @@ def pool2x2_args(plan, x, out) -> tuple:
     do, ho, wo, _ = plan.out_shape
     lo, hi = plan.limits
     return (x.reshape(d * h, w * c), out.reshape(do * ho, wo * c), np.int64(c), np.int64(TPB % c),
-            np.int64(plan.op), np.float64(lo), np.float64(hi), np.bool_(plan.is_int))
+            np.int64(plan.op), np.float64(lo), np.float64(hi), np.bool_(plan.is_int),
+            np.bool_(plan.is_int and plan.dtype.itemsize <= 2))
 
 
 def reduce_args(plan, x, out, to_device=False) -> tuple:
