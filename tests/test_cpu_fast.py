@@ -17,6 +17,9 @@ CASES = [  # dtype, channels, size, stride, mode, (D, H, W)
     ("uint8", 2, (2, 1), (2, 1), "avg", (1, 9, 5)),
     ("int8", 3, 2, 2, "avg", (1, 9, 11)),
     ("int16", 1, 2, 2, "avg", (1, 6, 6)),
+    ("uint8", 3, 3, 3, "avg", (1, 10, 11)),
+    ("uint16", 2, (1, 3), (1, 2), "avg", (1, 4, 12)),
+    ("uint8", 1, (2, 3), (2, 3), "avg", (1, 8, 9)),
     ("float32", 3, 2, 2, "avg", (1, 9, 11)),
     ("float32", 1, 3, 2, "max", (2, 9, 9)),
     ("float32", 3, 2, 2, "lp", (1, 6, 8)),
@@ -40,8 +43,8 @@ def test_fast_path_equals_generic_and_reference(dtype, c, k, s, mode, dhw):
     x = _data(dtype, (*dhw, c))
     plan = api.make_plan(modes.MODES[mode], x.shape, x.dtype, size=k, stride=s)
     kernel, _ = cpu.fast_args(x, np.empty(plan.out_shape, plan.dtype), plan)
-    shifts = mode == "avg" and np.dtype(dtype).kind == "u" and np.prod(k) in (2, 4)
-    assert kernel is (cpu.mean_shift_fixed if shifts else cpu.reduce_fixed)
+    integer = mode == "avg" and np.dtype(dtype).kind == "u" and np.prod(k) in (2, 3, 4, 9)
+    assert kernel is (cpu.mean_int_fixed if integer else cpu.reduce_fixed)
     fast = cpu.pool(x, plan)
     np.testing.assert_array_equal(fast, cpu.pool(x, plan, fast=False))
     np.testing.assert_array_equal(fast, reference.pool(x, plan))
@@ -68,3 +71,17 @@ def test_other_geometries_use_the_generic_kernel(kw):
     plan = api.make_plan(modes.MODES["max"], x.shape, x.dtype, **kw)
     assert cpu.fast_args(x, np.empty(plan.out_shape, plan.dtype), plan) is None
     np.testing.assert_array_equal(cpu.pool(x, plan), reference.pool(x, plan))
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16"])
+def test_odd_cell_counts_round_to_nearest(dtype):
+    # 3x3 windows: sums 4 (0.44 -> 0), 5 (0.56 -> 1), 13 (1.44 -> 1), 14 (1.56 -> 2), and the top
+    top = np.iinfo(dtype).max
+    windows = []
+    for total in [4, 5, 13, 14]:  # spread over the 9 cells
+        windows.append(np.bincount(np.arange(total) % 9, minlength=9).reshape(3, 3))
+    windows.append(np.full((3, 3), top))
+    x = np.concatenate(windows, axis=1).astype(dtype)
+    plan = api.make_plan(modes.MODES["avg"], x[None, :, :, None].shape, x.dtype, size=3, stride=3)
+    assert cpu.fast_args(x[None, :, :, None], np.empty(plan.out_shape, plan.dtype), plan)[0] is cpu.mean_int_fixed
+    np.testing.assert_array_equal(cpu.pool(x[None, :, :, None], plan)[0, 0, :, 0], [0, 1, 1, 2, top])

@@ -14,8 +14,8 @@ specialises per (window, stride, C, op) lazily and caches each specialisation,
 LLVM unrolls the window and channel loops and vectorises the row with
 interleaved loads. Measured on 4096x4096x3 uint8 2x2 max: 1.2 ms against 15 ms
 with the same loops taking those values at run time (benchmarks/README.md).
-The unsigned 8- and 16-bit averages of 2 or 4 cells have their own kernel,
-``mean_shift_fixed``, which rounds with integer shifts (same numbers).
+The unsigned 8- and 16-bit averages of 2, 3, 4 or 9 cells have their own kernel,
+``mean_int_fixed``, all in integer lanes (same numbers).
 """
 
 from __future__ import annotations
@@ -224,20 +224,23 @@ def reduce_fixed(x, out, rows_in, rows_out, kh, kw, sh, sw, chans, optag, inttag
 
 
 @njit(parallel=True, cache=True)
-def mean_shift_fixed(x, out, rows_in, rows_out, kh, kw, sh, sw, chans, shift):
-    """reduce_fixed's average for unsigned 8- and 16-bit data and 2**m cells (1x2, 2x1, 2x2).
+def mean_int_fixed(x, out, rows_in, rows_out, kh, kw, sh, sw, chans):
+    """reduce_fixed's average for unsigned 8- and 16-bit data over N = kh*kw cells, N a
+    power of two (1x2, 2x1, 2x2) or odd (1x3, 3x1, 3x3), in integer lanes only.
 
-    The sum is exact in uint32; s / 2**m rounded half to even is
-    (s + 2**(m-1) - 1 + ((s >> m) & 1)) >> m, all in integer lanes (LLVM narrows them to 16 or
-    32 bits): uint8 RGB 4096x4096 2x2 in 1.6 ms against 7 ms summed in float32. The explicit
-    uint32 casts matter: with Numba's default int64 arithmetic the loop is 2x slower.
+    The sum s is exact in uint32. N = 2**m: s / N rounded half to even is
+    (s + 2**(m-1) - 1 + ((s >> m) & 1)) >> m. N odd: s / N is never a tie, so it is
+    (s + N // 2) // N, a division by a constant that LLVM turns into a multiply. uint8 RGB
+    4096x4096: 2x2 in 1.7 ms and 3x3/s2 in 3.1 ms, against 7 and 9.3 ms summed in float32.
+    The explicit uint32 casts matter: with Numba's default int64 arithmetic the loop is 2x slower.
     """
     for r in prange(out.shape[0]):
-        KH, KW, SH, SW, C, M = len(kh), len(kw), len(sh), len(sw), len(chans), len(shift)
+        KH, KW, SH, SW, C = len(kh), len(kw), len(sh), len(sw), len(chans)
+        N = KH * KW
+        M = 2 if N == 4 else 1  # log2(N) when N is a power of two (2 or 4 here)
         d = r // rows_out
         y0 = d * rows_in + (r - d * rows_out) * SH
         o = out[r]
-        half = np.uint32((1 << (M - 1)) - 1)
         for ow in range(out.shape[1] // C):
             for c in range(C):
                 i = SW * C * ow + c
@@ -246,7 +249,11 @@ def mean_shift_fixed(x, out, rows_in, rows_out, kh, kw, sh, sw, chans, shift):
                     row = x[y0 + jh]
                     for jw in range(KW):
                         s += np.uint32(row[i + jw * C])
-                o[ow * C + c] = (s + half + ((s >> np.uint32(M)) & np.uint32(1))) >> np.uint32(M)
+                if N & (N - 1) == 0:
+                    half = np.uint32((1 << (M - 1)) - 1)
+                    o[ow * C + c] = (s + half + ((s >> np.uint32(M)) & np.uint32(1))) >> np.uint32(M)
+                else:
+                    o[ow * C + c] = (s + np.uint32(N // 2)) // np.uint32(N)
 
 
 #: the fast path's limits: window and stride per axis up to these, channels up to FAST_MAX_C
@@ -277,8 +284,8 @@ def _full_windows(a, k_max: int, s_max: int):
 
 
 def fast_args(x, out, plan):
-    """(kernel, arguments) when the plan is a hot case (reduce_fixed, or mean_shift_fixed for
-    the unsigned 8- and 16-bit averages of 2 or 4 cells), else None."""
+    """(kernel, arguments) when the plan is a hot case (reduce_fixed, or mean_int_fixed for
+    the unsigned 8- and 16-bit averages of 2, 3, 4 or 9 cells), else None."""
     d, h, w, c = plan.in_shape
     if plan.op not in FAST_OPS or c > FAST_MAX_C or plan.dtype.kind not in "uif":
         return None
@@ -293,11 +300,10 @@ def fast_args(x, out, plan):
     rows = (x.reshape(d * h, w * c), out.reshape(do * ho, wo * c), np.int64(h), np.int64(ho),
             _tag(hh[0]), _tag(ww[0]), _tag(hh[1]), _tag(ww[1]), _tag(c))
     cells = hh[0] * ww[0]
-    if plan.op == AVG and plan.dtype.kind == "u" and plan.dtype.itemsize <= 2 and cells in (2, 4):
-        return mean_shift_fixed, rows + (_tag(cells.bit_length() - 1),)
-    # other 8- and 16-bit averages summed in float32 (exact, see reduce_fixed): measured faster
-    # than int32 sums with integer rounding (uint8 RGB 4096x4096: 11 ms against 60 ms for 3x3,
-    # where the division by 9 does not vectorise)
+    if plan.op == AVG and plan.dtype.kind == "u" and plan.dtype.itemsize <= 2 and cells in (2, 3, 4, 9):
+        return mean_int_fixed, rows
+    # other 8- and 16-bit averages (signed, or 6 cells) summed in float32 (exact, see
+    # reduce_fixed): faster than int64 sums with a general integer rounding
     f32sum = plan.op == AVG and is_int and plan.dtype.itemsize <= 2 and hh[0] * ww[0] <= 9
     acc0 = np.float32(0) if f32sum else np.int64(0) if (plan.op == AVG and is_int) else np.float64(0.0)
     lo, hi = plan.limits
