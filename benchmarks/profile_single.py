@@ -23,19 +23,19 @@ GROUPS = {  # top-level module -> the row it is counted in
     "numpy": "NumPy", "PIL": "Pillow", "typer": "Typer + Click", "click": "Typer + Click",
     "rich": "rich", "poolcli": "poolcli's modules", "numba": "Numba", "llvmlite": "Numba",
 }
+ORDER = ["Python interpreter (start and exit)", "NumPy", "Pillow", "Typer + Click", "rich",
+         "poolcli's modules", "Numba", "other imports"]
 
 
 def _imports(stderr: str) -> dict[str, float]:
-    """Cumulative import ms per group, from ``-X importtime``'s top-level entries."""
+    """Import ms per group: each module's own (self) time from ``-X importtime``, counted in
+    the group of its top-level package (so NumPy imported by poolcli counts as NumPy)."""
     out: dict[str, float] = {}
     for line in stderr.splitlines():
-        m = re.match(r"import time:\s+\d+ \|\s+(\d+) \| (\S.*)$", line)
+        m = re.match(r"import time:\s+(\d+) \|\s+\d+ \|\s*(\S+)$", line)
         if not m:
             continue
-        name = m.group(2)
-        if name.startswith(" "):
-            continue  # nested: counted in its parent
-        group = GROUPS.get(name.split(".")[0], "other imports")
+        group = GROUPS.get(m.group(2).split(".")[0], "other imports")
         out[group] = out.get(group, 0.0) + int(m.group(1)) / 1000
     return out
 
@@ -66,7 +66,7 @@ def profile(image: Path, mode: str, reps: int, extra: list[str]) -> list[tuple[s
             row["the rest (parsing, planning, report)"] = total - sum(row.values())
             row["total (wall)"] = total
             runs.append(row)
-    keys = list(runs[0])
+    keys = [k for k in ORDER if any(k in r for r in runs)] + [k for k in runs[0] if k not in ORDER]
     return [(k, statistics.median(r.get(k, 0.0) for r in runs)) for k in keys]
 
 

@@ -9,7 +9,6 @@ the reference). Floating-point arrays keep their dtype.
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -198,6 +197,8 @@ def _positive(value, name: str, *, allow_zero=False) -> float:
 
 def _seed(seed) -> int:
     if seed is None:
+        import secrets  # here: it imports hashlib (~5 ms of every run otherwise)
+
         return secrets.randbits(63)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a whole number >= 0, got {seed!r}")

@@ -421,8 +421,8 @@ def run_mode(mode: str, kw: dict) -> None:
     batch.configure_threads(kw["threads"], kw["backend"])
     _maybe_prewarm(mode, kw["backend"], settings, jobs)
 
-    console = _stderr_console()
     show_progress = not kw["quiet"] and stderr_is_terminal() and len(jobs) > 3
+    console = _stderr_console() if stderr_is_terminal() else None  # None: plain text, no rich
     progress = None
     if show_progress:
         from rich.progress import (

@@ -122,8 +122,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import pngwrite
-
 #: refuse images larger than this many pixels per frame (from the header, before decoding)
 DEFAULT_MAX_PIXELS = 178_956_970  # Pillow's own decompression-bomb limit (~180 MP)
 DEFAULT_PNG_COMPRESS_LEVEL = 1
@@ -715,13 +713,21 @@ def output_format(path, format: str | None = None) -> str:
     """The format to write: ``format`` if given (a name or an extension: ``png``, ``jpg``,
     ``tif``, ``npy``, ...), else from the extension of ``path``."""
     PILImage = _pil()
-    PILImage.init()
+
+    def saver(ext: str, name: str | None = None) -> str | None:
+        for load in (PILImage.preinit, PILImage.init):  # preinit: BMP, GIF, JPEG, PPM, PNG;
+            load()  # init: every other plugin (~15 ms), only when needed
+            fmt = PILImage.EXTENSION.get(ext) or name
+            if fmt is not None and fmt in PILImage.SAVE:
+                return fmt
+        return None
+
     if format:
         name = str(format).strip().lower().lstrip(".")
         if name == "npy":
             return "NPY"
-        fmt = PILImage.EXTENSION.get("." + name) or name.upper()
-        if fmt not in PILImage.SAVE:
+        fmt = saver("." + name, name.upper())
+        if fmt is None:
             raise ImageError(f"unknown output format {format!r}")
         return fmt
     if str(path) == "-":
@@ -731,8 +737,8 @@ def output_format(path, format: str | None = None) -> str:
         return "NPY"
     if not ext:
         raise ImageError("the output name has no extension; give a format (--format)")
-    fmt = PILImage.EXTENSION.get(ext)
-    if fmt is None or fmt not in PILImage.SAVE:
+    fmt = saver(ext)
+    if fmt is None:
         raise ImageError(f"unknown output format for extension {ext!r}")
     return fmt
 
@@ -912,6 +918,8 @@ def save_image(path, array, like: Image | None = None, *, format: str | None = N
                              "(APNG), WebP, TIFF or .npy")
         a4, mode = _natural_mode(a4, like)
         a4, mode = _fit_format(a4, mode, fmt)
+        from . import pngwrite
+
         if fmt == "PNG" and pngwrite.handles(mode, d):  # the fast writer (pngwrite.py says why)
             params = _save_params(fmt, mode, d, like, scale, png_compress_level, jpeg_quality)
 

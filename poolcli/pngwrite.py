@@ -19,7 +19,6 @@ import os
 import struct
 import threading
 import zlib
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -29,7 +28,7 @@ _COLOR_TYPE = {"L": (0, 1), "LA": (4, 2), "RGB": (2, 3), "RGBA": (6, 4), "I;16":
 #: deflate in parts of at least this many bytes (smaller images: one part, no threads)
 PART_BYTES = 2 * 2**20
 
-_pool: ThreadPoolExecutor | None = None
+_pool = None  # a concurrent.futures.ThreadPoolExecutor, made on first use
 _pool_lock = threading.Lock()
 
 
@@ -65,7 +64,9 @@ def filter_rows(rows: np.ndarray, bpp: int) -> np.ndarray:
     return out
 
 
-def _executor() -> ThreadPoolExecutor:
+def _executor():
+    from concurrent.futures import ThreadPoolExecutor  # imports logging: only when needed
+
     global _pool
     with _pool_lock:
         if _pool is None:
