@@ -3,7 +3,8 @@
 Runs ``poolcli avg IMAGE -o OUT`` once to warm every cache, then ``--reps`` more times under
 ``-X importtime`` and with the report's per-file timings (``--json``), and prints one table:
 interpreter start, each import group, then decode, pool, encode and what is left (Typer's
-parsing, planning, the report, exit). Medians over the runs, in milliseconds.
+parsing, planning, the report, exit). Medians over the runs, in milliseconds; ``-X importtime``
+itself adds a little to the imports.
 """
 
 from __future__ import annotations
