@@ -29,6 +29,15 @@ class AxisWindows:
     total: tuple[int, ...]  #: cells inside the padded extent (the divisor under count_include_pad)
     step: int = 1  #: dilation
 
+    def __hash__(self) -> int:
+        # computed once: the tables of a 4096-wide image are tuples of thousands of ints, and
+        # every lru_cache keyed on an axis hashes it again (~10 us each, per file)
+        h = self.__dict__.get("_hash")
+        if h is None:
+            h = hash((self.n, self.start, self.lo, self.hi, self.total, self.step))
+            object.__setattr__(self, "_hash", h)
+        return h
+
     @property
     def out(self) -> int:
         return len(self.start)
