@@ -3,8 +3,9 @@
 Numba freezes its configuration when it is first imported, so this runs before
 ``import numba`` in ``cpu`` and ``cuda``: if ``NUMBA_CACHE_DIR`` is not set and
 the package folder is not writable (a system-wide install), the cache goes to
-the user's cache folder instead. A missing or broken cache costs compile time,
-never a crash.
+the user's cache folder instead; either way in a sub-folder named after a checksum
+of the kernel sources (``_sources_key``). A missing or broken cache costs compile
+time, never a crash.
 """
 
 import os
@@ -21,19 +22,37 @@ def _user_cache_dir() -> str:
     return os.path.join(base, "poolcli", "numba")
 
 
+def _sources_key() -> str:
+    """A checksum of the kernel sources. Numba invalidates a cached kernel when *its* file
+    changes, not when a function it inlines from another file does (``_ops.py``), so the
+    default cache folder is named after all of them: any edit gets a fresh folder."""
+    import zlib
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    crc = 0
+    for name in ("_ops.py", "cpu.py", "cuda.py"):
+        try:
+            with open(os.path.join(here, name), "rb") as f:
+                crc = zlib.crc32(f.read(), crc)
+        except OSError:
+            pass
+    return f"{crc:08x}"
+
+
 def cache_dir() -> str:
-    """Where compiled kernels are cached (what `poolcli doctor` shows)."""
+    """Where compiled kernels are cached (what `poolcli doctor` shows): NUMBA_CACHE_DIR when
+    set, else a folder per version of the kernel sources, beside them when that is writable,
+    else in the user's cache folder."""
     if os.environ.get("NUMBA_CACHE_DIR"):
         return os.environ["NUMBA_CACHE_DIR"]
     here = os.path.dirname(os.path.abspath(__file__))
-    if os.access(here, os.W_OK):
-        return os.path.join(here, "__pycache__")
-    return _user_cache_dir()
+    base = os.path.join(here, "__pycache__", "numba") if os.access(here, os.W_OK) else _user_cache_dir()
+    return os.path.join(base, _sources_key())
 
 
 def configure_cache() -> str:
     path = cache_dir()
-    if "NUMBA_CACHE_DIR" not in os.environ and not path.startswith(os.path.dirname(os.path.abspath(__file__))):
+    if "NUMBA_CACHE_DIR" not in os.environ:
         try:
             os.makedirs(path, exist_ok=True)
             os.environ["NUMBA_CACHE_DIR"] = path
