@@ -162,6 +162,13 @@ def _better(op, e, v):
 
 
 @njit(inline="always")
+def _first_row(r, rows_in, rows_out, sh):
+    """The first input row of output row r of the (D*H, W*C) views (frames stacked)."""
+    d = r // rows_out
+    return d * rows_in + (r - d * rows_out) * sh
+
+
+@njit(inline="always")
 def _rint_ratio(s, div):
     """round(s / div) half to even for an integer sum s: equal to np.rint(s / div) because s and
     div are exact and s/div is a tie only when it is one exactly."""
@@ -190,8 +197,7 @@ def reduce_fixed(x, out, rows_in, rows_out, kh, kw, sh, sw, chans, optag, inttag
         # reach its body as run-time arguments, and the row would not vectorise
         KH, KW, SH, SW, C = len(kh), len(kw), len(sh), len(sw), len(chans)
         op, is_int, f32sum = len(optag) - 1, len(inttag) >= 2, len(inttag) == 3
-        d = r // rows_out
-        y0 = d * rows_in + (r - d * rows_out) * SH
+        y0 = _first_row(r, rows_in, rows_out, SH)
         o = out[r]
         for ow in range(out.shape[1] // C):
             for c in range(C):
@@ -238,8 +244,7 @@ def mean_int_fixed(x, out, rows_in, rows_out, kh, kw, sh, sw, chans):
         KH, KW, SH, SW, C = len(kh), len(kw), len(sh), len(sw), len(chans)
         N = KH * KW
         M = 2 if N == 4 else 1  # log2(N) when N is a power of two (2 or 4 here)
-        d = r // rows_out
-        y0 = d * rows_in + (r - d * rows_out) * SH
+        y0 = _first_row(r, rows_in, rows_out, SH)
         o = out[r]
         for ow in range(out.shape[1] // C):
             for c in range(C):
