@@ -134,7 +134,10 @@ def test_ctrl_c_exits_130_and_leaves_no_partial_file(tmp_path, jobs):
     proc = subprocess.Popen(
         [poolcli_exe(), "max", str(src), "-o", str(out), "--format", "png", "--png-compress-level", "9",
          "--backend", "numpy", "--jobs", jobs],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env())
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env(),
+        # a test run started in the background of a non-interactive shell inherits SIGINT
+        # ignored, and Python then installs no KeyboardInterrupt handler: restore it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and proc.poll() is None:
