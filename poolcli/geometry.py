@@ -11,7 +11,7 @@ adaptive bins, fractional starts, or one window over the whole axis.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from .options import parse_ints, parse_padding
 
@@ -42,7 +42,7 @@ class AxisWindows:
     def out(self) -> int:
         return len(self.start)
 
-    @property
+    @cached_property  # computed once per (lru-cached) table: the cost model asks per file
     def valid(self) -> tuple[int, ...]:
         return tuple(h - lo for lo, h in zip(self.lo, self.hi))
 
