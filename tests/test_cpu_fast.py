@@ -23,6 +23,10 @@ CASES = [  # dtype, channels, size, stride, mode, (D, H, W)
     ("float32", 3, 2, 2, "avg", (1, 9, 11)),
     ("float32", 1, 3, 2, "max", (2, 9, 9)),
     ("float32", 3, 2, 2, "lp", (1, 6, 8)),
+    ("float32", 4, 2, 2, "max", (2, 8, 11)),  # four float channels: whole rows first
+    ("float32", 4, 2, 2, "avg", (1, 9, 10)),
+    ("float64", 4, 3, 2, "min", (1, 9, 12)),
+    ("float32", 4, 3, 3, "lp", (1, 9, 9)),
 ]
 
 

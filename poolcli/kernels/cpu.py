@@ -199,34 +199,50 @@ def reduce_fixed(x, out, rows_in, rows_out, kh, kw, sh, sw, chans, optag, inttag
         op, is_int, f32sum = len(optag) - 1, len(inttag) >= 2, len(inttag) == 3
         y0 = _first_row(r, rows_in, rows_out, SH)
         o = out[r]
-        for ow in range(out.shape[1] // C):
-            for c in range(C):
-                i = SW * C * ow + c
-                if op == MAX or op == MIN:
-                    e = x[y0, i]
-                    for jh in range(KH):
-                        row = x[y0 + jh]
-                        for jw in range(KW):
-                            e = _better(op, e, row[i + jw * C])
-                    o[ow * C + c] = e
-                else:
-                    s = acc0
-                    for jh in range(KH):
-                        row = x[y0 + jh]
-                        for jw in range(KW):
-                            if op == AVG:
-                                s += row[i + jw * C]
-                            else:
-                                s += _power_term(np.float64(row[i + jw * C]), fparams[0])
-                    if op == AVG and f32sum:
-                        o[ow * C + c] = np.rint(s / np.float32(KH * KW))
-                    elif op == AVG and is_int:
-                        o[ow * C + c] = _rint_ratio(s, KH * KW)
-                    elif op == AVG:
-                        o[ow * C + c] = s / (KH * KW)
-                    else:
-                        res = _power_root(s / (KH * KW) if fparams[1] != 0.0 else s, fparams[0])
-                        o[ow * C + c] = _to_output(res, fparams[2], fparams[3], is_int)
+        if C == 4 and not is_int:
+            # four float channels: the windows at every input column of the row first
+            # (contiguous, so the loop vectorises), then every SW-th pixel of them. Measured:
+            # float32 RGBA 2048x2048 2x2 max 9.8 -> 2.5 ms, avg 8.7 -> 2.8 ms; the
+            # interleaved loop below is the faster one for 1 to 3 channels
+            t = np.empty((out.shape[1] // C - 1) * SW * C + C, dtype=out.dtype)
+            for k in range(t.shape[0]):
+                t[k] = _fixed_value(x, y0, k, KH, KW, C, op, is_int, f32sum, acc0, fparams)
+            for ow in range(out.shape[1] // C):
+                for c in range(C):
+                    o[ow * C + c] = t[SW * C * ow + c]
+        else:
+            for ow in range(out.shape[1] // C):
+                for c in range(C):
+                    o[ow * C + c] = _fixed_value(x, y0, SW * C * ow + c, KH, KW, C, op, is_int,
+                                                 f32sum, acc0, fparams)
+
+
+@njit(inline="always")
+def _fixed_value(x, y0, i, KH, KW, C, op, is_int, f32sum, acc0, fparams):
+    """reduce_fixed's value of the window whose first cell is column i of row y0."""
+    if op == MAX or op == MIN:
+        e = x[y0, i]
+        for jh in range(KH):
+            row = x[y0 + jh]
+            for jw in range(KW):
+                e = _better(op, e, row[i + jw * C])
+        return e
+    s = acc0
+    for jh in range(KH):
+        row = x[y0 + jh]
+        for jw in range(KW):
+            if op == AVG:
+                s += row[i + jw * C]
+            else:
+                s += _power_term(np.float64(row[i + jw * C]), fparams[0])
+    if op == AVG and f32sum:
+        return np.rint(s / np.float32(KH * KW))
+    if op == AVG and is_int:
+        return _rint_ratio(s, KH * KW)
+    if op == AVG:
+        return s / (KH * KW)
+    res = _power_root(s / (KH * KW) if fparams[1] != 0.0 else s, fparams[0])
+    return _to_output(res, fparams[2], fparams[3], is_int)
 
 
 @njit(parallel=True, cache=True)
