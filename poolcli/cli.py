@@ -441,8 +441,7 @@ def run_mode(mode: str, kw: dict) -> None:
     def on_record(rec) -> None:
         if rec.status == report.FAILED:
             # one line, whatever the file name holds (newlines, undecodable bytes)
-            line = "".join(ch if ch.isprintable() else ascii(ch)[1:-1]
-                           for ch in f"{PROG}: {rec.input}: {rec.error}")
+            line = report.printable(f"{PROG}: {rec.input}: {rec.error}")
             if progress is not None:
                 progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
             else:

@@ -213,6 +213,11 @@ _COLUMNS = (("input", "left"), ("output", "left"), ("shape", "left"), ("reductio
             ("save ms", "right"), ("MP/s", "right"), ("status", "left"))
 
 
+def printable(text: str) -> str:
+    """``text`` on one line whatever it holds: newlines, tabs and undecodable bytes escaped."""
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
 def _cells(r: Record) -> list[str]:
     shape = f"{_shape(r.input_shape)} -> {_shape(r.output_shape)}" if r.output_shape else _shape(r.input_shape)
     return [r.input, r.output or "", shape, f"{r.reduction:.2f}" if r.reduction else "",
@@ -226,7 +231,7 @@ def print_table(console, records: list[Record], summary: dict) -> None:
     terminal: colours), or, with ``console=None``, as plain text on standard error (a pipe or
     a log: the same columns, without importing rich, ~18 ms of a run)."""
     if console is None:
-        rows = [[name for name, _ in _COLUMNS]] + [_cells(r) for r in records]
+        rows = [[name for name, _ in _COLUMNS]] + [[printable(c) for c in _cells(r)] for r in records]
         widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
         for row in rows:
             parts = [cell.ljust(w) if how == "left" else cell.rjust(w)
