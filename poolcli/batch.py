@@ -33,6 +33,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from .errors import PoolcliError, UsageError
 from .report import FAILED, OK, SKIPPED, Record, fill_rates
 
 #: file extensions a folder is searched for (any file named on the command line is tried)
@@ -60,10 +61,6 @@ FORMATS: dict[str, tuple[str, str]] = {
 VECTOR_FORMATS = {"npy": ".npy", "json": ".json"}
 
 STDIO = "-"
-
-
-class UsageError(ValueError):
-    """The command cannot run as asked (exit 2); the message says what to do instead."""
 
 
 def parse_format(text: str | None, *, vector: bool = False) -> str | None:
@@ -465,9 +462,10 @@ def reason(exc: BaseException, path: str | None = None) -> str:
         return f"{exc.strerror} ({named})" if named else exc.strerror
     text = str(exc).strip().splitlines()
     text = text[0] if text else ""
-    known = ("ImageError", "ValueError", "TypeError", "UnidentifiedImageError", "BackendError",
-             "UsageError")
-    if type(exc).__name__ in known and text:
+    # poolcli's own errors, and the ValueError/TypeError of argument checks, say it in words;
+    # Pillow's "cannot identify" too. Anything else is named by its class.
+    if text and (isinstance(exc, (PoolcliError, ValueError, TypeError))
+                 or type(exc).__name__ == "UnidentifiedImageError"):
         return text
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 

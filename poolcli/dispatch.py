@@ -13,6 +13,8 @@ from __future__ import annotations
 import importlib
 import os
 
+from .errors import BackendError
+
 BACKENDS = ("auto", "cpu", "cuda", "numpy")
 
 #: The cost model of ``auto`` (seconds = start-up + cell visits / rate). Measured on the
@@ -106,10 +108,6 @@ def estimate(plan) -> dict:
         offsets *= max(a.hi) - min(a.lo)
     numpy_s += offsets * REF_SECONDS_PER_OFFSET
     return {"numpy": numpy_s, "cpu": startup_left() + work / CPU_RATE}
-
-
-class BackendError(ValueError):
-    """A backend that was asked for cannot run here (the message says why)."""
 
 
 def cell_visits(plan) -> int:

@@ -122,6 +122,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .errors import ImageError
+
 #: refuse images larger than this many pixels per frame (from the header, before decoding)
 DEFAULT_MAX_PIXELS = 178_956_970  # Pillow's own decompression-bomb limit (~180 MP)
 DEFAULT_PNG_COMPRESS_LEVEL = 1
@@ -148,10 +150,6 @@ _TIFF_COMPRESSIONS = frozenset({"tiff_lzw", "tiff_adobe_deflate", "tiff_deflate"
 _FORMAT_ALIASES = {"MPO": "JPEG"}
 _ALPHA_MODES = ("LA", "RGBA")
 _EIGHT_BIT = ("L", "LA", "RGB", "RGBA")
-
-
-class ImageError(Exception):
-    """A file that cannot be read or written. ``str()`` is the one-line reason, without the path."""
 
 
 class Header(NamedTuple):
