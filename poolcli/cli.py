@@ -55,6 +55,11 @@ def usage_error(message) -> typer.Exit:
     return typer.Exit(2)
 
 
+def warn(message: str) -> None:
+    """The library's warnings (``on_warning``): ``poolcli: <message>`` on standard error."""
+    print(f"{PROG}: {message}", file=sys.stderr)
+
+
 def stderr_is_terminal() -> bool:
     """Progress bars only for people: never into a pipe or a log file."""
     return sys.stderr.isatty()
@@ -269,7 +274,7 @@ def prepare(mode: str, kw: dict):
 
     Raises ValueError/TypeError (usage errors, exit 2) with the library's messages.
     """
-    from . import batch, dispatch
+    from . import batch, dispatch, inputs
     from . import imageio as iio
 
     spec = modes.MODES[mode]
@@ -290,7 +295,7 @@ def prepare(mode: str, kw: dict):
         from .report import report_kind
 
         report_kind(kw["report"])
-    fmt = batch.parse_format(kw["format"], vector=vector)
+    fmt = inputs.parse_format(kw["format"], vector=vector)
     if kw.get("dask") is not None:
         from .distributed import parse_address
 
@@ -302,16 +307,17 @@ def prepare(mode: str, kw: dict):
             raise ValueError(f"cannot read --weights {kw['weights']}: {batch.reason(exc)}") from None
     scale = check_plan(spec, geometry, opts)
 
-    sources = batch.find_inputs(kw["inputs"], recursive=kw["recursive"], follow_symlinks=kw["follow_symlinks"])
+    sources = inputs.find_inputs(kw["inputs"], recursive=kw["recursive"],
+                                 follow_symlinks=kw["follow_symlinks"], on_warning=warn)
     out = kw["output"]
-    if out is not None and out != "-" and fmt is None and not batch.output_is_dir(out, sources):
+    if out is not None and out != "-" and fmt is None and not inputs.output_is_dir(out, sources):
         if vector:
             if not out.lower().endswith((".npy", ".json")):
                 raise ValueError(f"-o {out}: global and spp write .npy or .json files")
         else:
             iio.output_format(out)  # ImageError for an unknown extension
-    jobs = batch.plan_jobs(
-        sources, mode=mode, output=out, ext=batch.format_extension(fmt, vector=vector) if fmt else None,
+    jobs = inputs.plan_jobs(
+        sources, mode=mode, output=out, ext=inputs.format_extension(fmt, vector=vector) if fmt else None,
         overwrite=kw["overwrite"], skip_existing=kw["skip_existing"], vector=vector)
     settings = batch.Settings(
         mode=mode, geometry=geometry, options=opts, backend=kw["backend"],
@@ -462,7 +468,9 @@ def run_mode(mode: str, kw: dict) -> None:
     try:
         if kw.get("dask") is not None:
             try:
-                records, cancelled = batch.execute_dask(jobs, settings, kw["dask"], on_record=on_record)
+                from .distributed import execute_dask
+
+                records, cancelled = execute_dask(jobs, settings, kw["dask"], on_record=on_record)
             except ValueError as exc:  # a bad address, or Dask not installed
                 raise usage_error(exc) from None
             except OSError as exc:  # the scheduler cannot be reached
@@ -560,9 +568,10 @@ def info_command(
     """Shape, dtype, mode, frames, format and file size of each file."""
     from . import batch
     from . import imageio as iio
+    from .inputs import find_inputs
 
     try:
-        sources = batch.find_inputs(inputs, recursive=recursive)
+        sources = find_inputs(inputs, recursive=recursive, on_warning=warn)
     except ValueError as exc:
         raise usage_error(exc) from None
     limit = iio.DEFAULT_MAX_PIXELS if max_pixels is None else (max_pixels or None)

@@ -27,9 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-#: file name suffixes that ``fit_folders`` considers (Pillow's formats and .npy)
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp",
-                  ".ppm", ".pgm", ".pbm", ".pnm", ".npy")
+from .inputs import IMAGE_EXTENSIONS
 
 
 @dataclass
@@ -193,7 +191,8 @@ def _index(folder: Path) -> dict[str, Path]:
         raise ValueError(f"{folder} is not a folder")
     found: dict[str, Path] = {}
     for f in sorted(folder.iterdir()):
-        if f.name.startswith(".") or not f.is_file() or f.suffix.lower() not in IMAGE_SUFFIXES:
+        # the file name suffixes a folder is searched for, as by every other command
+        if f.name.startswith(".") or not f.is_file() or f.suffix.lower() not in IMAGE_EXTENSIONS:
             continue
         if f.stem in found:
             raise ValueError(f"two files in {folder} have the stem {f.stem!r}: {found[f.stem].name} and {f.name}")
