@@ -1,7 +1,7 @@
 """Batches on Dask's distributed engine (the optional ``dask`` extra).
 
 One task per file, or per chunk of small files. A task loads, pools (``api.run``) and
-saves (``imageio.save_image``: a temporary file renamed into place) and returns one plain
+saves (``io.write.save_image``: a temporary file renamed into place) and returns one plain
 dict per file with the report's field names (``report.Record``). Fault tolerance comes
 from that design rather than from bookkeeping: a task has no side effect but its output
 file, written atomically, and its output depends only on its job, so when a worker dies
@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .imageio import DEFAULT_MAX_PIXELS
+from .io.read import DEFAULT_MAX_PIXELS
 
 #: seconds to wait for a scheduler or for a local cluster's workers to come up
 CONNECT_TIMEOUT = 30.0
@@ -38,7 +38,7 @@ class Job:
     #: keyword arguments of ``api.run``: size, stride, padding, dilation, ceil_mode, backend
     #: and the mode's options (seed, alpha, ...)
     pool: dict = field(default_factory=dict)
-    #: keyword arguments of ``imageio.save_image``: format, scale, png_compress_level, jpeg_quality
+    #: keyword arguments of ``io.write.save_image``: format, scale, png_compress_level, jpeg_quality
     save: dict = field(default_factory=dict)
     max_pixels: int | None = DEFAULT_MAX_PIXELS
 
@@ -60,17 +60,19 @@ def process_job(job) -> dict:
     Never raises for a bad file: the error becomes a ``failed`` record. The output is
     written atomically, so running the same job twice leaves one identical file.
     """
-    from . import api, imageio, modes
+    from . import api, modes
+    from .io.read import load_image
+    from .io.write import save_image
 
     job = as_job(job)
     rec: dict = {"input": job.input, "output": None, "status": "ok", "error": None, "mode": job.mode}
     try:
         t0 = time.perf_counter()
-        img = imageio.load_image(job.input, max_pixels=job.max_pixels)
+        img = load_image(job.input, max_pixels=job.max_pixels)
         t1 = time.perf_counter()
         res = api.run(img.array, job.mode, alpha_channel=img.alpha_channel, **job.pool)
         t2 = time.perf_counter()
-        out_bytes = imageio.save_image(job.output, res.array, like=img, **job.save)
+        out_bytes = save_image(job.output, res.array, like=img, **job.save)
         t3 = time.perf_counter()
     except Exception as exc:  # a bad file, a bad option, a full disk: one failed record
         rec["status"] = "failed"
