@@ -91,7 +91,8 @@ def _scale(s: Settings, in_shape, out_shape) -> tuple[float, float]:
 
 def pool_file(job: Job, s: Settings, cancel: threading.Event | None = None) -> Record:
     """Load, pool and save one file; every expected error becomes a failed record."""
-    from . import imageio
+    from .io.read import load_image
+    from .io.write import save_image
 
     rec = Record(input=job.source.path, output=job.output, mode=s.mode)
     if job.skip:
@@ -103,7 +104,7 @@ def pool_file(job: Job, s: Settings, cancel: threading.Event | None = None) -> R
         if _strip_sized(job, s):
             return _pool_strips(job, s, rec)
         t0 = time.perf_counter()
-        img = imageio.load_image(job.source.path, max_pixels=s.max_pixels)
+        img = load_image(job.source.path, max_pixels=s.max_pixels)
         rec.load_ms = (time.perf_counter() - t0) * 1e3
         rec.input_shape = tuple(int(n) for n in img.array.shape)
         rec.dtype = str(img.array.dtype)
@@ -132,7 +133,7 @@ def pool_file(job: Job, s: Settings, cancel: threading.Event | None = None) -> R
                 kw["png_compress_level"] = s.png_compress_level
             if s.jpeg_quality is not None:
                 kw["jpeg_quality"] = s.jpeg_quality
-            rec.output_bytes = int(imageio.save_image(
+            rec.output_bytes = int(save_image(
                 job.output, res.array, img, format=fmt,
                 scale=_scale(s, rec.input_shape, rec.output_shape), **kw))
         rec.save_ms = (time.perf_counter() - t0) * 1e3
@@ -151,7 +152,7 @@ STRIP_SUFFIXES = (".npy", ".tif", ".tiff")
 
 def _strip_sized(job: Job, s: Settings) -> bool:
     """Is this a huge .npy/TIFF whose result can be written strip by strip?"""
-    from . import imageio
+    from .io.read import header
 
     src, out = job.source.path, job.output
     if s.vector or src == STDIO or out in (None, STDIO):
@@ -163,7 +164,7 @@ def _strip_sized(job: Job, s: Settings) -> bool:
     try:  # the file's size first: most files are far smaller, and need no second open
         if os.path.getsize(src) <= STRIP_THRESHOLD_BYTES // 4:
             return False
-        h = imageio.header(src)
+        h = header(src)
     except Exception:  # noqa: BLE001 - load_image will say what is wrong with it
         return False
     if s.max_pixels and h.width * h.height > s.max_pixels:
@@ -196,17 +197,18 @@ def _pool_strips(job: Job, s: Settings, rec: Record) -> Record:
 
 def _write_vector(job: Job, values, fmt: str | None) -> int:
     """global/spp results: .npy (the array) or .json (nested lists; NaN/inf as null)."""
-    from . import imageio
+    from .io.fsio import atomic_write
+    from .io.write import save_image
 
     fmt = fmt or ("json" if job.output.lower().endswith(".json") else "npy")
     if job.make_dirs:
         os.makedirs(os.path.dirname(job.output) or ".", exist_ok=True)
     if fmt == "npy":
-        return int(imageio.save_image(job.output, values, None, format="NPY"))
+        return int(save_image(job.output, values, None, format="NPY"))
     import json
 
     data = (json.dumps(finite(values.tolist())) + "\n").encode()
-    return int(imageio.atomic_write(job.output, lambda f: f.write(data)))
+    return int(atomic_write(job.output, lambda f: f.write(data)))
 
 
 def finite(values):

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from . import batch, inputs
 from .errors import UsageError
-from .imageio import DEFAULT_MAX_PIXELS
+from .io.read import DEFAULT_MAX_PIXELS
 from .report import FAILED, Record
 
 #: seconds to wait for a scheduler or for a local cluster's workers to come up
@@ -34,7 +34,7 @@ CONNECT_TIMEOUT = 30.0
 
 #: ``Job.pool`` keys that are window geometry (the rest are the backend and mode options)
 GEOMETRY_KEYS = ("size", "stride", "padding", "dilation", "ceil_mode")
-#: ``Job.save`` keys: ``imageio.save_image``'s keyword arguments
+#: ``Job.save`` keys: ``io.write.save_image``'s keyword arguments
 SAVE_KEYS = ("format", "scale", "png_compress_level", "jpeg_quality")
 
 
@@ -48,7 +48,7 @@ class Job:
     #: keyword arguments of ``api.run``: size, stride, padding, dilation, ceil_mode, backend
     #: and the mode's options (seed, alpha, ...)
     pool: dict = field(default_factory=dict)
-    #: keyword arguments of ``imageio.save_image``: format (a ``--format`` name), scale
+    #: keyword arguments of ``io.write.save_image``: format (a ``--format`` name), scale
     #: (the DPI divisor, default (1, 1)), png_compress_level, jpeg_quality
     save: dict = field(default_factory=dict)
     max_pixels: int | None = DEFAULT_MAX_PIXELS

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from poolcli import api, batch, distributed, inputs, pngwrite
+from poolcli import api, batch, distributed, inputs
 from poolcli.errors import ImageError, UsageError
 from poolcli.inputs import Job, Source, find_inputs, plan_jobs
+from poolcli.io import pngwrite
 
 
 def png(path, h=4, w=6, seed=0) -> np.ndarray:
