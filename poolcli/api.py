@@ -199,7 +199,7 @@ def _seed(seed) -> int:
     if seed is None:
         import secrets  # here: it imports hashlib (~5 ms of every run otherwise)
 
-        return secrets.randbits(63)
+        return secrets.randbits(53)  # [0, 2**53): exact in JSON readers (float64)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be a whole number >= 0, got {seed!r}")
     return int(seed)

@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from . import api, geometry, modes
+from .io.fsio import make_temporary, normal_mode
 
 #: default bytes of input rows held in memory at once (the strip), 256 MiB
 DEFAULT_BUDGET = 256 * 2**20
@@ -269,8 +269,7 @@ class _Output:
         else:
             self.path = Path(out)
             suffix = self.path.suffix.lower()
-            fd, self.tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".poolcli-tmp",
-                                            dir=self.path.parent or ".")
+            fd, self.tmp = make_temporary(self.path)
             os.close(fd)
             if suffix == ".npy":
                 self.array = np.lib.format.open_memmap(self.tmp, mode="w+", dtype=dtype, shape=natural)
@@ -290,6 +289,10 @@ class _Output:
             return self.array
         self.array.flush()
         del self.view4, self.array
+        try:  # the temporary is 0600: give the output the permissions of any other output
+            os.chmod(self.tmp, normal_mode(self.path))
+        except OSError:  # pragma: no cover - a file system without permissions
+            pass
         os.replace(self.tmp, self.path)
         return self.path
 

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import io
 import os
+import re
+import secrets
+import socket
 import sys
-import tempfile
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -98,6 +101,104 @@ def _umask() -> int:
     return _umask_value
 
 
+#: what every poolcli temporary file's name ends with
+TMP_SUFFIX = ".poolcli-tmp"
+#: a file name's limit in bytes on the usual file systems (ext4, XFS, btrfs, APFS, NTFS)
+NAME_MAX = 255
+_TMP_NAME = re.compile(r"^\..*\.([0-9a-f]{8})-([0-9]+)-[0-9a-f]{8}" + re.escape(TMP_SUFFIX) + "$",
+                       re.DOTALL)
+_host_tag: str | None = None
+
+
+def host_tag() -> str:
+    """This host's name as 8 hex digits (CRC-32): the temporaries' names say where they were
+    made, so a run never judges a process of another host sharing the folder (NFS)."""
+    global _host_tag
+    if _host_tag is None:
+        _host_tag = f"{zlib.crc32(socket.gethostname().encode('utf-8', 'replace')):08x}"
+    return _host_tag
+
+
+def temporary_name(name: str) -> str:
+    """``.<name>.<host>-<pid>-<random>.poolcli-tmp``, ``name`` shortened (at a character
+    boundary) so that the whole fits in 255 bytes whatever the output's name."""
+    tail = f".{host_tag()}-{os.getpid()}-{secrets.token_hex(4)}{TMP_SUFFIX}"
+    room = NAME_MAX - 1 - len(tail.encode())
+    full = os.fsencode(name)
+    raw = full[:room]
+    if len(raw) < len(full):  # cut: not inside a UTF-8 sequence (at most 3 bytes back)
+        for back in range(4):
+            try:
+                raw[:len(raw) - back].decode("utf-8")
+            except UnicodeDecodeError:
+                continue
+            raw = raw[:len(raw) - back]
+            break
+    head = os.fsdecode(raw)
+    return f".{head}{tail}"
+
+
+def make_temporary(path) -> tuple[int, str]:
+    """Create (exclusively, mode 0600 until renamed) a temporary file beside ``path``;
+    -> (file descriptor, its path). Its name tells which process of which host made it
+    (``remove_stale_temporaries``)."""
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    for _ in range(100):
+        tmp = os.path.join(folder, temporary_name(path.name))
+        try:
+            return os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0),
+                           0o600), tmp
+        except FileExistsError:  # pragma: no cover - 32 random bits
+            continue
+    raise FileExistsError(f"cannot create a temporary file in {folder}")  # pragma: no cover
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's process: alive
+    return True
+
+
+def remove_stale_temporaries(folder) -> list[str]:
+    """Remove the temporaries that dead poolcli processes of this host left in ``folder``
+    (a ``kill -9`` or a power cut during a write); -> the paths removed. A temporary of a
+    live process, or of another host, is never touched. Best effort: errors are ignored."""
+    removed = []
+    me = host_tag()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for e in entries:
+        m = _TMP_NAME.match(e.name)
+        if m is None or m.group(1) != me:
+            continue
+        pid = int(m.group(2))
+        if pid == os.getpid() or _alive(pid):
+            continue
+        try:
+            if e.is_file(follow_symlinks=False):
+                os.unlink(e.path)
+                removed.append(e.path)
+        except OSError:
+            pass
+    return removed
+
+
+def normal_mode(path) -> int:
+    """The permissions a new file at ``path`` gets: those of the file it replaces, or
+    0666 less the umask."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        return 0o666 & ~_umask()
+
+
 def atomic_write(path, write) -> int:
     """Call ``write(fileobj)`` on a temporary file beside ``path``, then rename it into place.
 
@@ -115,12 +216,8 @@ def atomic_write(path, write) -> int:
         out.flush()
         return len(data)
     path = Path(path)
-    try:
-        mode = os.stat(path).st_mode & 0o7777
-    except OSError:
-        mode = 0o666 & ~_umask()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".poolcli-tmp",
-                               dir=path.parent if str(path.parent) else ".")
+    mode = normal_mode(path)
+    fd, tmp = make_temporary(path)
     try:
         with os.fdopen(fd, "w+b") as f:  # w+: Pillow's multi-page TIFF writer reads back
             write(f)
