@@ -144,14 +144,61 @@ def pool_file(job: Job, s: Settings, cancel: threading.Event | None = None) -> R
     return fill_rates(rec)
 
 
-#: .npy and TIFF inputs whose pixels take more than this are pooled strip by strip
-#: (``strips.pool_strips``: memory near one strip plus the output) when the output is .npy/TIFF
-STRIP_THRESHOLD_BYTES = 1 << 30
+#: .npy and TIFF inputs whose decoded pixels, times this, do not fit in the memory
+#: available are pooled strip by strip (``strips.pool_strips``: memory near one strip plus
+#: the output) when the output is .npy/TIFF: the whole array, the pooled result and the
+#: work copies of a float mode must fit otherwise
+STRIP_FACTOR = 3
 STRIP_SUFFIXES = (".npy", ".tif", ".tiff")
+#: bytes per pixel of the modes ``header`` reports for TIFF files
+_PIXEL_BYTES = {"1": 1, "L": 1, "P": 3, "PA": 4, "LA": 2, "RGB": 3, "RGBA": 4, "CMYK": 4,
+                "I;16": 2, "I": 4, "F": 4, "YCbCr": 3, "LAB": 3}
+
+
+def memory_available() -> int | None:
+    """Bytes this process may still allocate: the smaller of the system's available memory
+    (``MemAvailable`` in /proc/meminfo) and what the address-space limit (``ulimit -v``)
+    leaves; None when neither is known."""
+    known = []
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    known.append(int(line.split()[1]) * 1024)
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    limit, used = _address_space()
+    if limit is not None and used is not None:
+        known.append(max(limit - used, 0))
+    return min(known) if known else None
+
+
+def decoded_bytes(path: str) -> int | None:
+    """The bytes a .npy or TIFF takes once decoded (frames x H x W x C x itemsize), from its
+    header; None when the header cannot tell."""
+    from .io.read import header
+
+    if path.lower().endswith(".npy"):
+        from .io.read import NPY_MAGIC, npy_header
+
+        with open(path, "rb") as f:
+            if f.read(len(NPY_MAGIC)) != NPY_MAGIC:
+                return None
+            f.seek(0)
+            shape, _fortran, dtype = npy_header(f)
+        n = 1
+        for v in shape:
+            n *= int(v)
+        return n * dtype.itemsize
+    h = header(path)
+    per = _PIXEL_BYTES.get(h.mode)
+    return None if per is None else h.frames * h.width * h.height * per
 
 
 def _strip_sized(job: Job, s: Settings) -> bool:
-    """Is this a huge .npy/TIFF whose result can be written strip by strip?"""
+    """Is this a .npy/TIFF too big to decode whole here, whose result can be written strip
+    by strip? Decided from its decoded size against the memory available."""
     from .io.read import header
 
     src, out = job.source.path, job.output
@@ -161,15 +208,24 @@ def _strip_sized(job: Job, s: Settings) -> bool:
         return False
     if not src.lower().endswith(STRIP_SUFFIXES) or not out.lower().endswith(STRIP_SUFFIXES):
         return False
+    available = memory_available()
+    if available is None:
+        return False
     try:  # the file's size first: most files are far smaller, and need no second open
-        if os.path.getsize(src) <= STRIP_THRESHOLD_BYTES // 4:
+        # (a TIFF compresses, a .npy does not)
+        ratio = 1 if src.lower().endswith(".npy") else 64
+        if os.path.getsize(src) * ratio * STRIP_FACTOR < available:
             return False
-        h = header(src)
+        need = decoded_bytes(src)
+        if need is None:
+            return False
+        if s.max_pixels:
+            h = header(src)
+            if h.width * h.height > s.max_pixels:
+                return False  # refused by load_image, with the usual message
     except Exception:  # noqa: BLE001 - load_image will say what is wrong with it
         return False
-    if s.max_pixels and h.width * h.height > s.max_pixels:
-        return False  # refused by load_image, with the usual message
-    return h.frames * h.width * h.height * 4 > STRIP_THRESHOLD_BYTES
+    return need * STRIP_FACTOR > available
 
 
 def _pool_strips(job: Job, s: Settings, rec: Record) -> Record:
@@ -248,7 +304,7 @@ def _check(cancel: threading.Event | None) -> None:
 
 
 def execute(jobs: list[Job], work, *, workers: int = 1, fail_fast: bool = False,
-            on_record=None) -> tuple[list[Record], int]:
+            on_record=None, on_cap=None) -> tuple[list[Record], int]:
     """Run ``work(job, cancel)`` over the jobs; -> (records in job order, files not run).
 
     ``on_record(record)`` is called in the main thread in job order (a record waits for
@@ -272,60 +328,138 @@ def execute(jobs: list[Job], work, *, workers: int = 1, fail_fast: bool = False,
         emit()
         return fail_fast and rec.status == FAILED
 
+    asked = workers = min(workers, len(jobs))
+    workers = thread_room(workers)
+    if workers < asked and on_cap is not None:
+        on_cap(workers)
+        on_cap = None  # said once
     if workers <= 1 or len(jobs) <= 1:
         for i, job in enumerate(jobs):
             if finished(i, work(job, None)):
                 break
     else:
         try:
-            _execute_threads(jobs, work, workers, cancel, finished)
+            _execute_threads(jobs, work, workers, cancel, finished, on_cap)
         finally:
             emit(upto_gaps=True)  # fail-fast or Ctrl-C: what did finish is still reported
     done = [r for r in results if r is not None]
     return done, len(jobs) - len(done)
 
 
-def _execute_threads(jobs, work, workers, cancel, finished) -> None:
-    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+#: what a worker thread needs of the address space: its stack and a glibc malloc arena
+_ARENA_BYTES = 64 << 20
+#: address space kept free for Numba/LLVM, the decoded images and the results
+_RESERVE_BYTES = 512 << 20
 
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="poolcli")
-    pending: dict = {}
-    queue = iter(enumerate(jobs))
+
+def _address_space() -> tuple[int | None, int | None]:
+    """(RLIMIT_AS soft limit or None, this process's current virtual size or None)."""
     try:
-        # keep at most ``workers`` files in flight (decoded images are big)
-        for i, job in queue:
-            pending[pool.submit(work, job, cancel)] = i
-            if len(pending) >= workers:
-                break
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            stop = False
-            for fut in done:
-                i = pending.pop(fut)
+        import resource
+    except ImportError:  # pragma: no cover - not POSIX
+        return None, None
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft == resource.RLIM_INFINITY:
+        return None, None
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmSize:"):
+                    return soft, int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return soft, None
+
+
+def thread_room(asked: int) -> int:
+    """How many worker threads (at most ``asked``, at least 1) fit under an address-space
+    limit (``ulimit -v``): each takes a stack and a malloc arena, and the work needs room.
+    No limit: ``asked``."""
+    limit, used = _address_space()
+    if limit is None or used is None or asked <= 1:
+        return asked
+    stack = threading.stack_size() or 8 << 20
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_STACK)[0]
+        if soft != resource.RLIM_INFINITY and not threading.stack_size():
+            stack = soft
+    except (ImportError, ValueError, OSError):  # pragma: no cover
+        pass
+    room = (limit - used - _RESERVE_BYTES) // (stack + _ARENA_BYTES)
+    return int(max(1, min(asked, room)))
+
+
+_DONE = object()
+
+
+def _execute_threads(jobs, work, workers, cancel, finished, on_cap=None) -> None:
+    """``workers`` threads take the next job as they finish one (so at most ``workers``
+    files are in flight). Threads are started one by one: when the system refuses one
+    ("can't start new thread"), the run goes on with half of those that started
+    (``on_cap(n)`` hears it), never fails for it."""
+    import queue
+
+    results: queue.Queue = queue.Queue()
+    feed = iter(enumerate(jobs))
+    feed_lock = threading.Lock()
+    allowed = [workers]
+
+    def worker(n: int) -> None:
+        try:
+            while not cancel.is_set() and n < allowed[0]:
+                with feed_lock:
+                    item = next(feed, None)
+                if item is None:
+                    break
+                i, job = item
                 try:
-                    rec = fut.result()
+                    results.put((i, work(job, cancel)))
                 except Cancelled:
                     continue
-                stop = finished(i, rec) or stop
-            if stop:
-                cancel.set()
-                break
-            for i, job in queue:
-                pending[pool.submit(work, job, cancel)] = i
-                if len(pending) >= workers:
+                except BaseException as exc:  # a bug: re-raised in the main thread
+                    results.put((i, exc))
                     break
-        # fail-fast: let the files in flight finish (their records are kept)
-        for fut in list(pending):
+        finally:
+            results.put(_DONE)
+
+    threads: list[threading.Thread] = []
+    for n in range(workers):
+        t = threading.Thread(target=worker, args=(n,), name=f"poolcli_{n}", daemon=True)
+        try:
+            t.start()
+        except RuntimeError:  # can't start new thread: too little memory or a thread limit
+            allowed[0] = max(1, len(threads) // 2)  # leave room for the work itself
+            break
+        threads.append(t)
+    if len(threads) < workers and on_cap is not None:
+        on_cap(min(allowed[0], max(len(threads), 1)))
+    if not threads:  # not even one: this thread does the work
+        for i, job in feed:
+            if finished(i, work(job, None)):
+                break
+        return
+    live = len(threads)
+    try:
+        while live:
             try:
-                rec = fut.result()
-            except Cancelled:
+                item = results.get(timeout=0.25)  # a timeout: Ctrl-C is heard
+            except queue.Empty:
                 continue
-            finished(pending.pop(fut), rec)
+            if item is _DONE:
+                live -= 1
+                continue
+            i, rec = item
+            if isinstance(rec, BaseException):
+                raise rec
+            if finished(i, rec):
+                cancel.set()  # fail-fast: no new files; those in flight finish and are kept
     except BaseException:
         cancel.set()
-        pool.shutdown(wait=True, cancel_futures=True)  # files being written finish, atomically
+        for t in threads:  # files being written finish (atomically)
+            t.join()
         raise
-    pool.shutdown(wait=True)
 
 
 def configure_threads(threads: int | None, backend: str) -> None:

@@ -10,8 +10,10 @@ Two steps, each usable alone (``batch`` runs the jobs):
    reported through ``on_warning`` (the library never prints).
 2. ``plan_jobs``: sources -> ``Job`` list (input, output, skip or planned failure), by the
    naming rules: ``-o FILE`` (one input), ``-o DIR`` (the tree under each folder input is
-   mirrored under DIR, never escaping it), ``-o -`` (standard output), or next to the input
-   as ``<stem>_<mode><ext>``. An input is never overwritten (real paths are compared, so
+   mirrored under DIR, never escaping it; ``-o FILE.ext`` with several inputs is a usage
+   error), ``-o -`` (standard output), or, without ``-o``, next to a file input as
+   ``<stem>_<mode><ext>`` and, for a folder input, into a new sibling folder
+   ``<folder>_<mode>/`` mirroring its tree (a folder input is never written into). An input is never overwritten (real paths are compared, so
    also through symbolic and hard links, even with ``--overwrite``); an existing output
    fails that input unless ``--overwrite`` (replace) or ``--skip-existing`` (skip, counted
    as done); two inputs with one output: the later ones fail.
@@ -86,6 +88,8 @@ class Source:
     rel: str
     #: True when found by listing a folder (not named on the command line)
     listed: bool = False
+    #: the folder named on the command line it was found in (None: named itself)
+    folder: str | None = None
 
 
 def find_inputs(inputs: list[str], *, recursive: bool = False, follow_symlinks: bool = False,
@@ -103,7 +107,8 @@ def find_inputs(inputs: list[str], *, recursive: bool = False, follow_symlinks: 
         if given == STDIO:
             sources.append(Source(STDIO, "stdin"))
         elif os.path.isdir(given):
-            found = list(_walk(given, recursive, follow_symlinks, on_warning))
+            found = [Source(s.path, s.rel, True, given)
+                     for s in _walk(given, recursive, follow_symlinks, on_warning)]
             if not found:
                 empty_folders.append(given)
             sources.extend(found)
@@ -175,8 +180,10 @@ class Job:
     skip: bool = False
     #: why this input fails before it is read (output exists, would overwrite an input, ...)
     error: str | None = None
-    #: create the output's folder (outputs mirrored under -o DIR)
+    #: create the output's folder (outputs mirrored under -o DIR, -o new/dir/x.png)
     make_dirs: bool = False
+    #: the failure is "the output exists" (the CLI groups those in one line)
+    exists: bool = False
 
 
 def _real(path: str) -> str:
@@ -193,9 +200,29 @@ def _inode(path: str) -> tuple[int, int] | None:
 
 def output_is_dir(output: str, sources: list[Source]) -> bool:
     """Whether ``-o OUTPUT`` names a folder: it is one, ends with a slash, or there are
-    many inputs."""
+    many inputs (or a folder input)."""
     return (os.path.isdir(output) or output.endswith(("/", os.sep))
             or len(sources) > 1 or any(s.listed for s in sources))
+
+
+def looks_like_file(output: str) -> bool:
+    """``-o OUTPUT`` names a file: not an existing folder, no trailing slash, and an image or
+    value file extension (``single.png``; a folder named ``run.2024`` is still a folder)."""
+    if os.path.isdir(output) or output.endswith(("/", os.sep)):
+        return False
+    ext = os.path.splitext(output)[1].lower()
+    return ext in IMAGE_EXTENSIONS or ext in (".json", ".jsonl", ".csv")
+
+
+def sibling_folder(folder: str, mode: str) -> str:
+    """Where a folder input's outputs go without ``-o``: ``<folder>_<mode>`` beside it
+    (``.`` and ``..`` are named by their real name: ``./`` -> ``../<name>_<mode>``)."""
+    norm = os.path.normpath(folder)
+    if os.path.basename(norm) in ("", ".", ".."):
+        norm = os.path.abspath(norm)
+    if os.path.dirname(norm) == norm:  # the root: it has no sibling
+        raise UsageError(f"{folder} has no sibling folder for the outputs; give -o DIR")
+    return f"{norm}_{mode}"
 
 
 def plan_jobs(sources: list[Source], *, mode: str, output: str | None = None,
@@ -215,12 +242,25 @@ def plan_jobs(sources: list[Source], *, mode: str, output: str | None = None,
 
     default_ext = ext or (".npy" if vector else None)
     jobs: list[Job] = []
+    many = len(sources) > 1 or any(s.listed for s in sources)
+    if output is not None and many and looks_like_file(output):
+        what = f"{len(sources)} inputs" if len(sources) > 1 else "a folder input"
+        raise UsageError(f"-o {output} names one file, but {what} need a folder: "
+                         f"give -o {os.path.splitext(output)[0]}/ (or one input)")
     if output is None:
         for s in sources:
             if vector:
                 jobs.append(Job(s, None))
             elif s.path == STDIO:
                 raise UsageError("standard input needs -o FILE, -o DIR/ or -o - for the result")
+            elif s.listed and s.folder is not None:
+                # a folder is never written into: a new sibling <folder>_<mode>/, the tree
+                # mirrored (a second run of another mode never pools the first one's outputs)
+                stem, in_ext = os.path.splitext(s.rel)
+                new_ext = default_ext or in_ext
+                rel = (stem + new_ext) if new_ext != in_ext else s.rel
+                jobs.append(Job(s, os.path.join(sibling_folder(s.folder, mode), rel),
+                                make_dirs=True))
             else:
                 stem, in_ext = os.path.splitext(s.path)
                 jobs.append(Job(s, f"{stem}_{mode}{default_ext or in_ext}"))
@@ -241,7 +281,7 @@ def plan_jobs(sources: list[Source], *, mode: str, output: str | None = None,
                              "not written")
             jobs.append(job)
     else:
-        jobs.append(Job(sources[0], output))
+        jobs.append(Job(sources[0], output, make_dirs=True))  # -o new/dir/x.png: made
 
     # a file that another input of this run writes is a previous run's output: not an input
     planned = {_real(j.output): i for i, j in enumerate(jobs) if j.output not in (None, STDIO)}
@@ -266,6 +306,7 @@ def plan_jobs(sources: list[Source], *, mode: str, output: str | None = None,
         elif exists and not overwrite:
             j.error = (f"output {j.output} exists "
                        "(use --overwrite to replace it or --skip-existing)")
+            j.exists = True
         first_with.setdefault(real, j.source.path)
     return jobs
 
@@ -279,7 +320,9 @@ __all__ = [
     "Source",
     "find_inputs",
     "format_extension",
+    "looks_like_file",
     "output_is_dir",
     "parse_format",
     "plan_jobs",
+    "sibling_folder",
 ]

@@ -199,8 +199,8 @@ def test_tiff_alpha_is_found(tmp_path):
 
 
 def test_cli_pools_a_huge_npy_strip_by_strip(tmp_path, monkeypatch):
-    """The CLI sends .npy inputs over the size threshold through pool_strips, writing the
-    output file directly; the result equals pooling the whole array in memory."""
+    """The CLI sends .npy inputs too big for the memory available through pool_strips,
+    writing the output file directly; the result equals pooling the whole array in memory."""
     from typer.testing import CliRunner
 
     from poolcli import batch, strips
@@ -208,7 +208,7 @@ def test_cli_pools_a_huge_npy_strip_by_strip(tmp_path, monkeypatch):
 
     x = np.random.default_rng(5).integers(0, 256, (301, 97, 3), dtype=np.uint8)
     np.save(tmp_path / "big.npy", x)
-    monkeypatch.setattr(batch, "STRIP_THRESHOLD_BYTES", 1000)
+    monkeypatch.setattr(batch, "memory_available", lambda: 1000)
     calls = []
     real = strips.pool_strips
     monkeypatch.setattr(strips, "pool_strips", lambda *a, **k: calls.append(a) or real(*a, budget_bytes=5000, **k))
