@@ -244,6 +244,9 @@ SPECS: dict[str, OptionSpec] = {s.name: s for s in (
                help="stop at the first failed input"),
     OptionSpec("quiet", bool, False, ("-q", "--quiet"), panel=RUN,
                help="no table and no progress bar on standard error (errors still show)"),
+    OptionSpec("verbose", bool, False, ("-v", "--verbose"), panel=RUN,
+               help="the per-file table even above 20 files (--json and --report always have "
+               "every file)"),
     OptionSpec("json", bool, False, ("--json",), panel=RUN,
                help="print JSON Lines on standard output: one object per file, then a summary"),
     OptionSpec("report", str | None, None, ("--report",), metavar="FILE", panel=RUN,

@@ -23,15 +23,19 @@ field                   meaning
 ``pool_ms``             pooling time, compilation excluded
 ``compile_ms``          kernel compilation (or cache loading) time, 0 when already loaded
 ``save_ms``             encoding and writing time
-``megapixels_per_s``    input megapixels per second of ``pool_ms``
+``megapixels_per_s``    input megapixels per second of ``pool_ms`` (the table's "pool MP/s")
 ``seed``                the seed of random modes (fractional, stochastic, mixed --random)
 ``samples``             fractional pooling's samples ``[uh, uw]``
 ======================  ================================================================
 
 The summary object has ``"summary": true`` and ``files``, ``ok``, ``skipped``, ``failed``,
 ``cancelled``, ``input_bytes``, ``output_bytes``, ``input_megapixels``, ``load_ms``,
-``pool_ms``, ``compile_ms``, ``save_ms``, ``wall_ms`` and ``megapixels_per_s`` (input
-megapixels per second of wall time).
+``pool_ms``, ``compile_ms``, ``save_ms``, ``wall_ms`` (the process's wall time, from its
+start) and ``megapixels_per_s`` (input megapixels per second of that wall time); with
+``output_folders`` (the new ``<folder>_<mode>`` folders) when a folder input made one.
+
+The table for people fits the terminal's width (``fit_columns``): empty columns are left
+out, then columns by priority; file names are elided in the middle.
 
 Plain Python plus rich (no NumPy): shapes are tuples of ints.
 """
@@ -208,9 +212,15 @@ def _ms(value) -> str:
     return "" if value is None else f"{value:,.1f}"
 
 
-_COLUMNS = (("input", "left"), ("output", "left"), ("shape", "left"), ("reduction", "right"),
-            ("load ms", "right"), ("pool ms", "right"), ("compile ms", "right"),
-            ("save ms", "right"), ("MP/s", "right"), ("status", "left"))
+#: the table's columns: (header, justify, priority); the lowest priority is dropped first
+#: when the terminal is too narrow (input and status are never dropped)
+_COLUMNS = (("input", "left", 0), ("output", "left", 3), ("shape", "left", 2),
+            ("reduction", "right", 6), ("load ms", "right", 5), ("pool ms", "right", 4),
+            ("compile ms", "right", 8), ("save ms", "right", 7), ("pool MP/s", "right", 9),
+            ("seed", "right", 1), ("status", "left", 0))
+#: the name columns (elided in the middle when the terminal is narrow) and their least width
+_NAMES, _NAME_MIN = (0, 1), 12
+_SEP = 2
 
 
 def printable(text: str) -> str:
@@ -219,39 +229,107 @@ def printable(text: str) -> str:
 
 
 def _cells(r: Record) -> list[str]:
+    """One row: the failure's reason is not here (it is printed once, on its own line)."""
     shape = f"{_shape(r.input_shape)} -> {_shape(r.output_shape)}" if r.output_shape else _shape(r.input_shape)
-    return [r.input, r.output or "", shape, f"{r.reduction:.2f}" if r.reduction else "",
+    return [printable(r.input), printable(r.output or ""), shape,
+            f"{r.reduction:.2f}" if r.reduction else "",
             _ms(r.load_ms), _ms(r.pool_ms), _ms(r.compile_ms) if r.compile_ms else "", _ms(r.save_ms),
             f"{r.megapixels_per_s:,.1f}" if r.megapixels_per_s else "",
-            r.status if r.status != FAILED else f"failed: {r.error}"]
+            str(r.seed) if r.seed is not None else "", r.status]
 
 
-def print_table(console, records: list[Record], summary: dict) -> None:
-    """The records as a table and a one-line summary: on a rich ``console`` (standard error, a
-    terminal: colours), or, with ``console=None``, as plain text on standard error (a pipe or
-    a log: the same columns, without importing rich, ~18 ms of a run)."""
+def elide(text: str, width: int, dots: str = "…") -> str:
+    """``text`` in at most ``width`` characters, shortened in the middle (a file name keeps
+    its start and its extension)."""
+    if len(text) <= width:
+        return text
+    if width <= len(dots):
+        return text[:width]
+    keep = width - len(dots)
+    tail = keep // 2
+    return text[:keep - tail] + dots + text[len(text) - tail:]
+
+
+def fit_columns(rows: list[list[str]], width: int | None) -> tuple[list[int], list[int]]:
+    """Which columns to show and how wide, so that the table fits ``width`` characters
+    (None: no limit). Empty columns are left out; then, while the table is too wide with
+    the file names at their least width, the column of lowest priority goes; the room left
+    goes to the file names (elided in the middle). -> (column indexes, their widths)."""
+    header = [name for name, _, _ in _COLUMNS]
+    shown = [i for i in range(len(_COLUMNS))
+             if i in (0, len(_COLUMNS) - 1) or any(row[i] for row in rows)]
+    full = {i: max([len(header[i])] + [len(row[i]) for row in rows]) for i in shown}
+    if width is None:
+        return shown, [full[i] for i in shown]
+
+    def least(cols):
+        return sum(min(full[i], _NAME_MIN) if i in _NAMES else full[i] for i in cols) \
+            + _SEP * (len(cols) - 1)
+
+    while least(shown) > width:
+        droppable = [i for i in shown if _COLUMNS[i][2] > 0]
+        if not droppable:
+            break
+        shown.remove(max(droppable, key=lambda i: _COLUMNS[i][2]))
+    names = [i for i in shown if i in _NAMES]
+    room = width - sum(full[i] for i in shown if i not in _NAMES) - _SEP * (len(shown) - 1)
+    widths = dict(full)
+    if sum(full[i] for i in names) > room:  # share the room, the shorter name first
+        for k, i in enumerate(sorted(names, key=lambda i: full[i])):
+            share = max(room // (len(names) - k), min(full[i], _NAME_MIN))
+            widths[i] = min(full[i], share)
+            room -= widths[i]
+    return shown, [widths[i] for i in shown]
+
+
+def table_width(console) -> int | None:
+    """The width the table must fit: the rich console's, or ``COLUMNS`` for plain text (a
+    pipe or a log without ``COLUMNS``: no limit)."""
+    if console is not None:
+        return console.width
+    import os
+
+    try:
+        return int(os.environ["COLUMNS"]) or None
+    except (KeyError, ValueError):
+        return None
+
+
+def print_table(console, records: list[Record], summary: dict | None) -> None:
+    """The records as a table fitted to the width (``fit_columns``), then the one-line
+    summary (``summary=None``: none): on a rich ``console`` (standard error, a terminal:
+    colours), or, with ``console=None``, as plain text on standard error (a pipe or a log:
+    the same columns, without importing rich, ~18 ms of a run)."""
+    rows = [_cells(r) for r in records]
+    shown, widths = fit_columns(rows, table_width(console))
+    dots = "…" if console is not None else "..."
     if console is None:
-        rows = [[name for name, _ in _COLUMNS]] + [[printable(c) for c in _cells(r)] for r in records]
-        widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
-        for row in rows:
-            parts = [cell.ljust(w) if how == "left" else cell.rjust(w)
-                     for cell, w, (_, how) in zip(row, widths, _COLUMNS)]
+        head = [_COLUMNS[i][0] for i in shown]
+        for row in [head] + [[row[i] for i in shown] for row in rows]:
+            parts = [(elide(cell, w, dots).ljust(w) if _COLUMNS[i][1] == "left"
+                      else elide(cell, w, dots).rjust(w))
+                     for cell, w, i in zip(row, widths, shown)]
             print("  ".join(parts).rstrip(), file=sys.stderr)
-        print(summary_line(summary, markup=False), file=sys.stderr, flush=True)
+        if summary is not None:
+            print(summary_line(summary, markup=False), file=sys.stderr, flush=True)
         return
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    for name, justify in _COLUMNS:
-        table.add_column(name, justify=justify, overflow="fold")
+    table = Table(box=None, pad_edge=False, header_style="bold", padding=(0, 1),
+                  collapse_padding=False)
+    for i, w in zip(shown, widths):
+        name, justify, _ = _COLUMNS[i]
+        table.add_column(elide(name, w, dots), justify=justify, no_wrap=True, overflow="ellipsis",
+                         width=w, min_width=w)
     style = {OK: "green", SKIPPED: "yellow", FAILED: "red"}
-    for r in records:
-        cells = _cells(r)
-        table.add_row(Text(cells[0]), Text(cells[1]), *cells[2:-1],
-                      f"[{style.get(r.status, '')}]{_escape(cells[-1])}[/]")
+    for r, row in zip(records, rows):
+        cells = [Text(elide(row[i], w, dots)) for i, w in zip(shown, widths)]
+        cells[-1].stylize(style.get(r.status, ""))
+        table.add_row(*cells)
     console.print(table)
-    console.print(summary_line(summary))
+    if summary is not None:
+        console.print(summary_line(summary))
 
 
 def _value(v) -> str:
@@ -302,6 +380,9 @@ def print_values(console, records: list[Record], mode: str, levels=(1, 2, 4)) ->
 
 
 def summary_line(s: dict, markup: bool = True) -> str:
+    """``200 ok of 200 files; 6.1 MB -> 1.5 MB; 54.0 MP in 0.45 s wall (120 MP/s)``: the
+    wall time is the process's, start-up included, and the rate is per wall second; then
+    where the outputs went (``into d_max/``) when a folder input made a new folder."""
     parts = [f"{s['ok']} ok"]
     if s["skipped"]:
         parts.append(f"{s['skipped']} skipped")
@@ -310,9 +391,30 @@ def summary_line(s: dict, markup: bool = True) -> str:
     if s["cancelled"]:
         parts.append(f"{s['cancelled']} not run")
     size = f"{_bytes(s['input_bytes'])} -> {_bytes(s['output_bytes'])}" if s["output_bytes"] else _bytes(s["input_bytes"])
-    rate = f", {s['megapixels_per_s']:,.1f} MP/s" if s.get("megapixels_per_s") else ""
-    return (f"{', '.join(parts)} of {s['files']} file(s); {size}; "
-            f"wall {s['wall_ms'] / 1e3:.2f} s{rate}")
+    wall = f"{s['wall_ms'] / 1e3:.2f} s wall"
+    if s.get("megapixels_per_s"):
+        wall = (f"{_figure(s['input_megapixels'])} MP in {wall} "
+                f"({_figure(s['megapixels_per_s'])} MP/s)")
+    where = s.get("output_folders") or []
+    into = ""
+    if where:
+        into = "; into " + ", ".join(printable(f) + "/" for f in where[:3]) + (
+            f" and {len(where) - 3} more" if len(where) > 3 else "")
+        if markup:
+            into = _escape(into)
+    noun = "file" if s["files"] == 1 else "files"
+    return f"{', '.join(parts)} of {s['files']} {noun}; {size}; {wall}{into}"
+
+
+def _figure(x: float) -> str:
+    """Three significant figures at most, no exponent: 0.0123, 1.23, 12.3, 1,234."""
+    if x >= 100:
+        return f"{x:,.0f}"
+    if x >= 10:
+        return f"{x:.1f}"
+    if x >= 1:
+        return f"{x:.2f}"
+    return f"{x:.3g}" if x >= 0.001 else f"{x:.4f}"
 
 
 def _bytes(n: int) -> str:

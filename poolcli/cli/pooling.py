@@ -12,7 +12,6 @@ from __future__ import annotations
 import inspect
 import os
 import sys
-import time
 from typing import Annotated
 
 import typer
@@ -173,17 +172,36 @@ def _progress(console, mode: str, total: int):
     return progress, progress.add_task(mode, total=total)
 
 
+#: batches above this many files show the summary and the failures, not the table
+#: (``--verbose``: the table too; ``--json`` and ``--report`` always have every file)
+TABLE_ROWS = 20
+
+
+def _output_folders(jobs) -> list[str]:
+    """The existing folders this run writes into."""
+    seen: dict[str, None] = {}
+    for j in jobs:
+        if j.output not in (None, "-") and not j.error and not j.skip:
+            folder = os.path.dirname(j.output) or "."
+            if folder not in seen and os.path.isdir(folder):
+                seen[folder] = None
+    return list(seen)
+
+
 def run_mode(mode: str, kw: dict) -> None:
     """Pool every input with ``mode``; report; exit 0, 1 (some inputs failed) or 2 (usage)."""
-    from .. import batch, report
+    from .. import batch, inputs, report
     from ..errors import ImageError
 
-    t_start = time.perf_counter()
     try:
         settings, jobs = prepare(mode, kw)
     except (ValueError, TypeError, ImageError) as exc:
         raise usage_error(exc) from None
     batch.configure_threads(kw["threads"], kw["backend"])
+    from ..io.fsio import remove_stale_temporaries
+
+    for folder in _output_folders(jobs):  # what a killed run (kill -9) left
+        remove_stale_temporaries(folder)
     _maybe_prewarm(mode, kw["backend"], settings, jobs)
 
     terminal = common.stderr_is_terminal()
@@ -193,8 +211,15 @@ def run_mode(mode: str, kw: dict) -> None:
     if show_progress:
         progress, task = _progress(console, mode, len(jobs))
 
+    # "the output exists" is said once for all (a re-run), with the fix
+    exists = {j.source.path for j in jobs if j.exists}
+    grouped = len(exists) > 1
+    existing: list[str] = []
+
     def on_record(rec) -> None:
-        if rec.status == report.FAILED:
+        if rec.status == report.FAILED and grouped and rec.input in exists:
+            existing.append(rec.output)
+        elif rec.status == report.FAILED:
             # one line, whatever the file name holds (newlines, undecodable bytes)
             line = report.printable(f"{PROG}: {rec.input}: {rec.error}")
             if progress is not None:
@@ -227,19 +252,45 @@ def run_mode(mode: str, kw: dict) -> None:
                 raise common.fail(f"--dask {kw['dask']}: {exc}") from None
         else:
             workers = kw["jobs"] or os.cpu_count() or 1
+
+            def on_cap(n: int) -> None:
+                line = (f"{PROG}: --jobs {workers}: only {n} worker thread(s) can start here "
+                        f"(memory or thread limit); running {n} file(s) at a time")
+                if progress is not None:
+                    progress.console.print(line, markup=False, highlight=False)
+                else:
+                    print(line, file=sys.stderr, flush=True)
+
             records, cancelled = batch.execute(jobs, work, workers=workers,
-                                               fail_fast=kw["fail_fast"], on_record=on_record)
+                                               fail_fast=kw["fail_fast"], on_record=on_record,
+                                               on_cap=on_cap)
     finally:
         if progress is not None:
             progress.stop()
-    summary = report.summarize(records, time.perf_counter() - t_start, cancelled)
+    if existing:
+        print(report.printable(
+            f"{PROG}: {len(existing)} outputs exist already ({existing[0]}, ...); "
+            "--overwrite replaces them, --skip-existing skips them"), file=sys.stderr, flush=True)
+    summary = report.summarize(records, common.wall_seconds(), cancelled)
+    folders = sorted({inputs.sibling_folder(j.source.folder, mode) for j in jobs
+                      if kw["output"] is None and j.source.folder is not None
+                      and j.output is not None})
+    if folders:
+        summary["output_folders"] = folders
     if kw["json"]:
         print(report.json_line(summary), flush=True)
     if settings.vector and not kw["json"] and kw["output"] != "-":
         report.print_values(common.stdout_console(), records, settings.mode,
                             settings.options.get("levels") or (1, 2, 4))
     elif not kw["quiet"] and not settings.vector:
-        report.print_table(console, records, summary)
+        # above TABLE_ROWS files: the summary alone (the failures were said), unless --verbose
+        full = kw["verbose"] or len(records) <= TABLE_ROWS
+        if full:
+            report.print_table(console, records, summary)
+        elif console is not None:
+            console.print(report.summary_line(summary))
+        else:
+            print(report.summary_line(summary, markup=False), file=sys.stderr, flush=True)
     if kw["report"] is not None:
         try:
             report.write_report(kw["report"], records, summary)
