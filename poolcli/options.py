@@ -163,34 +163,34 @@ _FMT = "output format: {} (default: from the output's extension, else the input'
 SPECS: dict[str, OptionSpec] = {s.name: s for s in (
     # the window
     OptionSpec("size", str | None, None, ("-k", "--size"), metavar="K", panel=WINDOW,
-               help="window size: N, HxW, or DxHxW to pool across frames too (default 2)"),
+               help="window size: N, HxW, or DxHxW to pool across frames too (default: 2)"),
     OptionSpec("stride", str | None, None, ("-s", "--stride"), metavar="S", panel=WINDOW,
                help="step between windows: N, HxW or DxHxW (default: the size)"),
     OptionSpec("padding", str | None, None, ("-p", "--padding"), metavar="P", panel=WINDOW,
                help="padding: N or HxW, at most half the window, or 'same' (TensorFlow's SAME) "
-               "(default 0)"),
+               "(default: 0)"),
     OptionSpec("dilation", str | None, None, ("-d", "--dilation"), metavar="D", panel=WINDOW,
-               help="spacing of a window's cells: N or HxW (default 1)"),
+               help="spacing of a window's cells: N or HxW (default: 1)"),
     OptionSpec("ceil_mode", bool, False, ("--ceil-mode",), panel=WINDOW,
                help="round the output size up (PyTorch's ceil_mode)"),
     # the mode options (which mode takes which: modes.MODES[name].options)
     OptionSpec("count_include_pad", bool, False, ("--count-include-pad",), panel=MODE_OPTIONS,
                help="count padded cells in the divisor (PyTorch's default; off: edges do not "
                "darken)"),
-    OptionSpec("p", float | None, None, ("--p",), metavar="P", panel=MODE_OPTIONS,
-               help="the power of the Lp mean (default 2)"),
+    OptionSpec("p", float | None, None, ("--power", "--p"), metavar="P", panel=MODE_OPTIONS,
+               help="the power of the Lp mean (--p also works; -p is --padding) (default: 2)"),
     OptionSpec("normalize", bool | None, None, ("--normalize/--no-normalize",),
                panel=MODE_OPTIONS, show_default=False,
                help="the power mean (mean of |x|^p)^(1/p); --no-normalize: the plain norm as "
-               "lp_pool2d (default --normalize)",
+               "lp_pool2d (default: --normalize)",
                mode_help=(("weighted", "divide the sum of the weights into the result "
-                                       "(default --no-normalize)"),)),
+                                       "(default: --no-normalize)"),)),
     OptionSpec("op", str | None, None, ("--op",), metavar="{ops}", panel=MODE_OPTIONS,
-               help="the reduction (default {op})"),
+               help="the reduction (default: {op})"),
     OptionSpec("output_size", str | None, None, ("--output-size",), metavar="HxW",
                panel=MODE_OPTIONS, help="output height x width (one number: a square)"),
     OptionSpec("levels", str | None, None, ("--levels",), metavar="1,2,4", panel=MODE_OPTIONS,
-               help="pyramid levels, each pooled to LxL, in this order (default 1,2,4)"),
+               help="pyramid levels, each pooled to LxL, in this order (default: 1,2,4)"),
     OptionSpec("ratio", str | None, None, ("--ratio",), metavar="R", panel=MODE_OPTIONS,
                help="output size as a fraction of the input: R or RH,RW, each in (0, 1)"),
     OptionSpec("samples", str | None, None, ("--samples",), metavar="UH,UW", panel=MODE_OPTIONS,
@@ -198,12 +198,12 @@ SPECS: dict[str, OptionSpec] = {s.name: s for s in (
     OptionSpec("seed", int | None, None, ("--seed",), min=0, metavar="N", panel=MODE_OPTIONS,
                help="seed of the random draws (default: a fresh one, shown in the report)"),
     OptionSpec("alpha", float | None, None, ("--alpha",), metavar="A", panel=MODE_OPTIONS,
-               help="weight of max in alpha*max + (1-alpha)*avg, in [0, 1] (default 0.5)"),
+               help="weight of max in alpha*max + (1-alpha)*avg, in [0, 1] (default: 0.5)"),
     OptionSpec("random", bool, False, ("--random",), panel=MODE_OPTIONS,
                help="pick max or avg at random per window (with --seed)"),
     OptionSpec("temperature", float | None, None, ("--temperature",), metavar="T",
                panel=MODE_OPTIONS,
-               help="softmax temperature T > 0 of the weights exp(x/T) (default 1)"),
+               help="softmax temperature T > 0 of the weights exp(x/T) (default: 1)"),
     OptionSpec("weights", str | None, None, ("--weights",), metavar="FILE", panel=MODE_OPTIONS,
                help="the weight kernel: .npy or .json, shape KHxKW or KHxKWxC (required)"),
     OptionSpec("linear_light", bool, False, ("--linear-light",), panel=MODE_OPTIONS,
@@ -220,10 +220,10 @@ SPECS: dict[str, OptionSpec] = {s.name: s for s in (
     OptionSpec("skip_existing", bool, False, ("--skip-existing",), panel=OUTPUT,
                help="skip inputs whose output exists (counted as done)"),
     OptionSpec("png_compress_level", int | None, None, ("--png-compress-level",), min=0, max=9,
-               metavar="0-9", panel=OUTPUT, image_only=True,
-               help="PNG compression level (default 1: fast)"),
+               metavar="N", panel=OUTPUT, image_only=True,
+               help="PNG compression level (default: 1, fast)"),
     OptionSpec("jpeg_quality", int | None, None, ("--jpeg-quality",), min=1, max=100,
-               metavar="1-100", panel=OUTPUT, image_only=True, help="JPEG quality (default 90)"),
+               metavar="N", panel=OUTPUT, image_only=True, help="JPEG quality (default: 90)"),
     # running
     OptionSpec("recursive", bool, False, ("-r", "--recursive"), panel=RUN,
                help="descend into subfolders of folder inputs"),
@@ -235,10 +235,11 @@ SPECS: dict[str, OptionSpec] = {s.name: s for s in (
     OptionSpec("threads", int | None, None, ("--threads",), min=1, metavar="N", panel=RUN,
                help="threads of the CPU kernels (default: all cores)"),
     OptionSpec("backend", str, "auto", ("--backend",), metavar="auto|cpu|cuda|numpy", panel=RUN,
-               help="where to pool: auto picks NumPy for small work, the GPU for large work when "
-               "one is usable, else the Numba CPU kernels"),
+               show_default=False,
+               help="where to pool: auto picks NumPy for small work, the GPU "
+               "for large work when one is usable, else the Numba CPU kernels (default: auto)"),
     OptionSpec("max_pixels", int | None, None, ("--max-pixels",), min=0, metavar="N", panel=RUN,
-               help="refuse images with more pixels per frame, from the header (default ~180 M; "
+               help="refuse images with more pixels per frame, from the header (default: ~180 M; "
                "0: no limit)"),
     OptionSpec("fail_fast", bool, False, ("--fail-fast",), panel=RUN,
                help="stop at the first failed input"),
@@ -255,7 +256,7 @@ SPECS: dict[str, OptionSpec] = {s.name: s for s in (
                image_only=True,
                help="run the batch on a Dask cluster: local, local:N (N worker processes here) or "
                "tcp://HOST:PORT; paths must be reachable from the workers "
-               "(pip install 'poolcli[dask]')"),
+               "(pip install 'poolcli\\[dask]')"),
 )}
 
 

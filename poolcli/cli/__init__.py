@@ -24,9 +24,10 @@ import sys
 from typing import Annotated
 
 import typer
+from typer.core import TyperCommand
 
 from . import picture_tools, pooling, tools
-from .common import PROG
+from .common import PROG, Command
 
 try:  # recent Typer vendors Click
     from typer._click.exceptions import ClickException as _ClickException
@@ -38,7 +39,7 @@ app = typer.Typer(
     help="Apply the pooling operations of CNNs (max, avg, min, Lp, adaptive, fractional, mixed, "
     "stochastic, SoftPool, learned ...) to images and arrays, fast.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
 )
@@ -68,6 +69,9 @@ def _root(
 pooling.register(app)
 tools.register(app)
 picture_tools.register(app)
+for _info in app.registered_commands:  # usage, defaults and unknown options, alike everywhere
+    if _info.cls in (None, TyperCommand):  # Typer's default
+        _info.cls = Command
 
 
 # --------------------------------------------------------------------------------------------

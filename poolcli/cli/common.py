@@ -13,6 +13,7 @@ import time
 from typing import Annotated
 
 import typer
+from typer.core import TyperCommand
 
 from ..options import OptionSpec
 
@@ -87,18 +88,84 @@ def plain(text: str):
 
 def parameter(spec: OptionSpec, mode) -> inspect.Parameter:
     """The keyword-only parameter (a Typer option) of ``spec`` in the command of ``mode``."""
+    # defaults are said in the help text, "(default: X)", one style for every option
     option = typer.Option(*spec.flags, help=spec.help_for(mode), rich_help_panel=spec.panel,
                           metavar=spec.metavar_for(mode), min=spec.min, max=spec.max,
-                          show_default=spec.show_default)
+                          show_default=False)
     return inspect.Parameter(spec.name, inspect.Parameter.KEYWORD_ONLY, default=spec.default,
                              annotation=Annotated[spec.type, option])
 
 
 # options shared by the picture and tool commands
-Size = Annotated[str, typer.Option("-k", "--size", metavar="K", help="window size: N or HxW")]
+Size = Annotated[str, typer.Option("-k", "--size", metavar="K",
+                                   help="window size: N or HxW (default: 2)")]
 Stride = Annotated[str | None, typer.Option("-s", "--stride", metavar="S",
                                             help="step between windows (default: the size)")]
 Backend = Annotated[str, typer.Option("--backend", metavar="auto|cpu|cuda|numpy",
-                                      help="where to pool")]
+                                      help="where to pool (default: auto)")]
 Overwrite = Annotated[bool, typer.Option("--overwrite",
                                          help="replace existing outputs (never an input)")]
+
+
+# --------------------------------------------------------------------------------------------
+# the command class of every poolcli command: usage, defaults, unknown options
+
+try:  # recent Typer vendors Click
+    from typer._click.exceptions import NoSuchOption as _NoSuchOption
+except ImportError:  # pragma: no cover - older Typer on top of Click
+    from click.exceptions import NoSuchOption as _NoSuchOption
+
+
+class Command(TyperCommand):
+    """A Typer command that reads well:
+
+    - usage says ``INPUT...`` for a list argument and ``IMAGE`` for one (not ``{INPUT}``);
+    - every default is said one way, ``(default: X)`` at the end of the help (never also
+      ``[default: X]``);
+    - an option the command does not take names those it does take (a pooling mode: its
+      window and mode options).
+    """
+
+    def __init__(self, *args, **kw) -> None:
+        super().__init__(*args, **kw)
+        for p in self.params:
+            if getattr(p, "param_type_name", "") != "option" or not getattr(p, "show_default", False):
+                continue
+            p.show_default = False
+            default = p.default
+            if p.help and "(default" not in p.help and default not in (None, False, ()) \
+                    and not getattr(p, "is_flag", False):
+                p.help = f"{p.help} (default: {default})"
+
+    def collect_usage_pieces(self, ctx) -> list[str]:
+        pieces = super().collect_usage_pieces(ctx)
+        out = []
+        for _piece, param in zip(pieces[1:], [p for p in self.get_params(ctx)
+                                              if getattr(p, "param_type_name", "") == "argument"]):
+            name = param.metavar or (param.name or "").upper()
+            out.append(f"{name}..." if param.nargs != 1 else name if param.required else f"[{name}]")
+        return pieces[:1] + out if len(out) == len(pieces) - 1 else pieces
+
+    def parse_args(self, ctx, args):
+        try:
+            return super().parse_args(ctx, args)
+        except _NoSuchOption as exc:
+            takes = self.takes()
+            if takes is not None:
+                exc.possibilities = []
+                exc.message = (f"No such option: {exc.option_name}; {self.name} takes "
+                               f"{takes}, and the output and run options")
+            raise
+
+    def takes(self) -> str | None:
+        """A pooling mode's window and mode options, as ``-k/--size, --op`` (None: not a mode)."""
+        from .. import modes
+        from ..options import SPECS, window_names
+
+        spec = modes.MODES.get(self.name or "")
+        if spec is None:
+            return None
+        names = [*window_names(spec), *spec.options]
+        if not names:
+            return "no window or mode option"
+        return ", ".join("/".join(SPECS[n].flags) for n in names)

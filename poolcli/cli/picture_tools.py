@@ -14,6 +14,7 @@ from typing import Annotated
 
 import typer
 
+from ..modes import MODES
 from .common import PROG, Backend, Overwrite, Size, Stride, fail, usage_error
 
 TOOLS = "Pictures and tools"
@@ -109,14 +110,19 @@ def pyramid_command(
     image: Annotated[str, typer.Argument(metavar="IMAGE")],
     levels: Annotated[int, typer.Option(
         "--levels", "-n", min=1, metavar="N", help="number of levels")] = 3,
-    mode: Annotated[str, typer.Option("--mode", "-m", help="the pooling of every level")] = "avg",
+    mode: Annotated[str, typer.Option(
+        "--mode", "-m", metavar="MODE",
+        help="the pooling of every level: " + ", ".join(
+            n for n, m in MODES.items() if m.windows == "sliding" and n != "weighted")
+        + " (default: avg)")] = "avg",
     size: Size = "2",
     stride: Stride = None,
     output: Annotated[str | None, typer.Option(
         "-o", "--output", metavar="DIR",
         help="folder of the levels (default: beside the input)")] = None,
     fmt: Annotated[str | None, typer.Option(
-        "--format", metavar="FMT", help="output format (default: the input's)")] = None,
+        "--format", metavar="FMT",
+        help="output format: png|jpeg|tiff|bmp|gif|webp|ppm|pgm|npy (default: the input's)")] = None,
     backend: Backend = "auto",
     overwrite: Overwrite = False,
     json_: Annotated[bool, typer.Option("--json", help="one JSON object per level")] = False,
