@@ -33,7 +33,7 @@ def test_command_options_follow_the_registry():
 def test_help_and_metavar_are_filled_per_mode():
     op = SPECS["op"]
     assert op.metavar_for(modes.MODES["global"]) == "avg|max|min|lp"
-    assert op.help_for(modes.MODES["global"]) == "the reduction (default avg)"
+    assert op.help_for(modes.MODES["global"]) == "the reduction (default: avg)"
     assert op.metavar_for(modes.MODES["spp"]) == "max|avg"
     norm = SPECS["normalize"]
     assert norm.help_for(modes.MODES["weighted"]).endswith("(default --no-normalize)")

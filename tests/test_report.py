@@ -49,7 +49,7 @@ def test_summarize_counts_and_totals():
     assert s["megapixels_per_s"] == round(24e-6 / 0.5, 3)
     assert report.summarize([], 0.0)["megapixels_per_s"] is None
     line = report.summary_line(s, markup=False)
-    assert line.startswith("1 ok, 1 skipped, 1 failed, 2 not run of 3 file(s); 1.0 KB -> 300 B;")
+    assert line.startswith("1 ok, 1 skipped, 1 failed, 2 not run of 3 files; 1.0 KB -> 300 B;")
 
 
 def test_json_line_is_one_parseable_line():
@@ -95,6 +95,7 @@ def test_plain_table_one_row_per_file(capsys):
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 + len(recs) + 1  # header, one row per file, the summary
     assert err[3].startswith("in/c\\nd.png")  # the newline escaped: the row stays one line
-    assert err[3].endswith("failed: cannot identify image file")
+    # the reason is printed once, on its own line as the file fails (issue 13 item 7)
+    assert err[3].endswith("failed") and "cannot identify" not in err[3]
     assert report.printable("a\tb\udcff") == "a\\tb\\udcff"
     assert OK in err[1]
