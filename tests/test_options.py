@@ -37,7 +37,7 @@ def test_help_and_metavar_are_filled_per_mode():
     assert op.metavar_for(modes.MODES["spp"]) == "max|avg"
     norm = SPECS["normalize"]
     assert norm.help_for(modes.MODES["weighted"]).endswith("(default: --no-normalize)")
-    assert norm.help_for(modes.MODES["lp"]).endswith("(default --normalize)")
+    assert norm.help_for(modes.MODES["lp"]).endswith("(default: --normalize)")
     assert "npy|json" in SPECS["format"].help_for(modes.MODES["global"])
     assert "png|jpeg" in SPECS["format"].help_for(modes.MODES["max"])
 
