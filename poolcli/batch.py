@@ -237,9 +237,12 @@ def _pool_strips(job: Job, s: Settings, rec: Record) -> Record:
     if job.make_dirs:
         os.makedirs(os.path.dirname(job.output) or ".", exist_ok=True)
     t0 = time.perf_counter()
+    # the strip: an eighth of the memory available (at most the default, at least 16 MiB)
+    available = memory_available() or strips.DEFAULT_BUDGET * 8
+    budget = max(16 << 20, min(strips.DEFAULT_BUDGET, available // 8))
     with _POOL_LOCK, numba_threads(s.threads, s.backend):
         strips.pool_strips(job.source.path, s.mode, backend=s.backend, out=job.output,
-                           **s.geometry, **s.options)
+                           budget_bytes=budget, **s.geometry, **s.options)
     rec.pool_ms = (time.perf_counter() - t0) * 1e3
     rec.backend = s.backend
     rec.input_bytes = os.path.getsize(job.source.path)
