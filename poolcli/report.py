@@ -220,6 +220,8 @@ _COLUMNS = (("input", "left", 0), ("output", "left", 3), ("shape", "left", 2),
             ("seed", "right", 1), ("status", "left", 0))
 #: the name columns (elided in the middle when the terminal is narrow) and their least width
 _NAMES, _NAME_MIN = (0, 1), 12
+#: columns of this priority and above are details: dropped before a file name is shortened
+_DETAIL = 4
 _SEP = 2
 
 
@@ -252,9 +254,10 @@ def elide(text: str, width: int, dots: str = "…") -> str:
 
 def fit_columns(rows: list[list[str]], width: int | None) -> tuple[list[int], list[int]]:
     """Which columns to show and how wide, so that the table fits ``width`` characters
-    (None: no limit). Empty columns are left out; then, while the table is too wide with
-    the file names at their least width, the column of lowest priority goes; the room left
-    goes to the file names (elided in the middle). -> (column indexes, their widths)."""
+    (None: no limit). Empty columns are left out; then, while the table is too wide, the
+    detail column (times, rates) of lowest priority goes; then, while it is too wide even
+    with the file names at their least width, any column but input and status; the room
+    left goes to the file names (elided in the middle). -> (column indexes, their widths)."""
     header = [name for name, _, _ in _COLUMNS]
     shown = [i for i in range(len(_COLUMNS))
              if i in (0, len(_COLUMNS) - 1) or any(row[i] for row in rows)]
@@ -266,11 +269,17 @@ def fit_columns(rows: list[list[str]], width: int | None) -> tuple[list[int], li
         return sum(min(full[i], _NAME_MIN) if i in _NAMES else full[i] for i in cols) \
             + _SEP * (len(cols) - 1)
 
-    while least(shown) > width:
-        droppable = [i for i in shown if _COLUMNS[i][2] > 0]
-        if not droppable:
-            break
-        shown.remove(max(droppable, key=lambda i: _COLUMNS[i][2]))
+    def whole(cols):
+        return sum(full[i] for i in cols) + _SEP * (len(cols) - 1)
+
+    # first the details (times, rates) go, while the names do not fit whole; then anything
+    # but the input and the status, while the names do not fit at their least width
+    for too_wide, lowest in ((whole, _DETAIL), (least, 1)):
+        while too_wide(shown) > width:
+            droppable = [i for i in shown if _COLUMNS[i][2] >= lowest]
+            if not droppable:
+                break
+            shown.remove(max(droppable, key=lambda i: _COLUMNS[i][2]))
     names = [i for i in shown if i in _NAMES]
     room = width - sum(full[i] for i in shown if i not in _NAMES) - _SEP * (len(shown) - 1)
     widths = dict(full)

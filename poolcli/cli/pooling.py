@@ -268,9 +268,14 @@ def run_mode(mode: str, kw: dict) -> None:
         if progress is not None:
             progress.stop()
     if existing:
+        try:
+            where = os.path.commonpath([os.path.dirname(o) or "." for o in existing])
+        except ValueError:  # absolute and relative paths mixed
+            where = ""
+        where = f" in {where}/" if where and where != "." else ""
         print(report.printable(
-            f"{PROG}: {len(existing)} outputs exist already ({existing[0]}, ...); "
-            "--overwrite replaces them, --skip-existing skips them"), file=sys.stderr, flush=True)
+            f"{PROG}: {len(existing)} outputs exist already{where} (use --overwrite to "
+            "replace them or --skip-existing)"), file=sys.stderr, flush=True)
     summary = report.summarize(records, common.wall_seconds(), cancelled)
     folders = sorted({inputs.sibling_folder(j.source.folder, mode) for j in jobs
                       if kw["output"] is None and j.source.folder is not None
