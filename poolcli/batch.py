@@ -305,11 +305,7 @@ def _pool(img, s: Settings):
     with _POOL_LOCK, numba_threads(s.threads, s.backend):
         res = api.run(img.array, s.mode, backend=s.backend, alpha_channel=img.alpha_channel,
                       **s.geometry, **s.options)
-        compile_s = res.compile_seconds
-        if not compile_s and res.backend == "cpu":
-            cpu = sys.modules.get("poolcli.kernels.cpu")
-            compile_s = getattr(cpu, "last_compile_seconds", 0.0) or 0.0
-    return res, compile_s
+    return res, res.compile_seconds
 
 
 def _describe_plan(rec: Record, res) -> None:
