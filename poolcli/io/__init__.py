@@ -1,0 +1,1 @@
+"""Reading and writing files: images through Pillow, and the formats behind optional extras."""
