@@ -14,7 +14,7 @@ from poolcli.errors import ImageError, UsageError
 av = pytest.importorskip("av")
 video = pytest.importorskip("poolcli.io.video")
 
-W, H, FPS, SECONDS, RATE = 64, 48, 10, 2, 22050
+W, H, FPS, SECONDS, RATE = 64, 48, 10, 2, 48000
 
 
 def frame_at(i: int, w: int = W, h: int = H) -> np.ndarray:
@@ -27,13 +27,14 @@ def frame_at(i: int, w: int = W, h: int = H) -> np.ndarray:
 
 
 def make_video(path, frames=FPS * SECONDS, fps=FPS, audio=True, w=W, h=H) -> None:
+    webm = str(path).endswith(".webm")
     with av.open(str(path), "w") as out:
-        vs = out.add_stream("libx264", rate=fps)
+        vs = out.add_stream("libvpx-vp9" if webm else "libx264", rate=fps)
         vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
-        vs.options = {"crf": "10"}
+        vs.options = {"crf": "10", "b": "0"} if webm else {"crf": "10"}
         aus = None
         if audio:
-            aus = out.add_stream("aac", rate=RATE)
+            aus = out.add_stream("libopus" if webm else "aac", rate=RATE)
             aus.layout = "mono"
         for i in range(frames):
             f = av.VideoFrame.from_ndarray(frame_at(i, w, h), format="rgb24")
@@ -45,8 +46,8 @@ def make_video(path, frames=FPS * SECONDS, fps=FPS, audio=True, w=W, h=H) -> Non
         if aus is not None:
             n = int(RATE * frames / fps)
             samples = (0.3 * np.sin(2 * np.pi * 440 * np.arange(n) / RATE)).astype(np.float32)
-            for start in range(0, n, 1024):
-                chunk = samples[None, start:start + 1024]
+            for start in range(0, n, 960):
+                chunk = samples[None, start:start + 960]
                 af = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
                 af.sample_rate, af.pts = RATE, start
                 for p in aus.encode(af):
@@ -169,6 +170,19 @@ def test_npy_output_is_the_dhwc_array(clip, tmp_path):
     with video.open_video(clip) as reader:
         whole = np.stack(list(reader.frames()))
     np.testing.assert_array_equal(arr, poolcli.pool(whole, "avg", size=(2, 2, 2)))
+
+
+def test_webm_gets_vp9_and_keeps_its_opus_audio(tmp_path):
+    src, dst = tmp_path / "in.webm", tmp_path / "out.webm"
+    make_video(src)
+    info = video.pool_video(src, dst, lambda f: poolcli.pool(f, "avg", size=2))
+    frames, probed, audio = probe(dst)
+    _, _, audio_in = probe(src)
+    assert probed["codec"] == "vp9" and info.codec == "vp9" and len(frames) == FPS * SECONDS
+    assert probed["audio_codec"] == "opus" and audio == audio_in
+    assert probed["duration"] == pytest.approx(SECONDS, abs=0.1)
+    with pytest.raises(UsageError, match="H264 cannot be stored in WEBM"):
+        video.pool_video(src, tmp_path / "x.webm", lambda f: f, codec="h264")
 
 
 def test_ffv1_in_mp4_and_bad_crf_are_usage_errors(clip, tmp_path):

@@ -14,7 +14,7 @@ Interface
   with its spatial window and a temporal window of kd with stride kd. Output frame t covers
   input frames [t*sd, t*sd + kd); a last incomplete window is dropped (PyTorch's floor rule;
   temporal padding, dilation and ceil mode are not streamed). Memory: kd decoded frames.
-- ``pool_video(src, dst, pool_fn, depth=None, stride=None, codec="h264", crf=18)``: decode,
+- ``pool_video(src, dst, pool_fn, depth=None, stride=None, codec=None, crf=18)``: decode,
   pool, encode and copy the audio in one pass; returns the output's ``VideoInfo``. The output
   frame rate is the input's divided by the temporal stride, so the duration is kept. ``dst``
   ending in ``.npy`` writes the (D, h, w, 3) uint8 array instead, streamed to disk.
@@ -23,10 +23,12 @@ Interface
 Encoding rules
 --------------
 - Container: the output file's extension (the caller keeps the input's: MP4, MKV, WebM, MOV,
-  AVI). Codec: H.264 (libx264, ``crf`` default 18, yuv420p: plays everywhere) or FFV1
-  (``codec="ffv1"``, lossless: stored as RGB, ``bgr0``, so no colour conversion loses a
-  bit; MP4 and MOV cannot hold FFV1, use MKV or AVI).
-- Odd pooled sizes under H.264's yuv420p (chroma at half resolution needs even sizes): the last
+  AVI). Codec: H.264 (libx264, ``crf`` default 18, yuv420p: plays everywhere), except in WebM,
+  which holds no H.264: VP9 there (libvpx-vp9, the same ``crf`` on its 0..63 scale, constant
+  quality); or FFV1 (``codec="ffv1"``, lossless: stored as RGB, ``bgr0``, so no colour
+  conversion loses a bit; MKV or AVI only). A codec the container cannot hold is a
+  ``UsageError`` naming the containers that can.
+- Odd pooled sizes under yuv420p (H.264, VP9: chroma at half resolution needs even sizes): the last
   row and/or column is repeated once (edge replication), so no pooled pixel is dropped; the
   file is then at most one pixel taller/wider than the pooled array. FFV1 keeps odd sizes as
   they are. ``VideoInfo`` of the output reports the size actually stored.
@@ -55,7 +57,15 @@ import numpy as np
 from ..errors import ImageError, UsageError
 from ._formats import need, replace_atomically
 
-CODECS = {"h264": ("libx264", "yuv420p"), "ffv1": ("ffv1", "bgr0")}
+# name -> (FFmpeg encoder, pixel format, highest crf)
+CODECS = {"h264": ("libx264", "yuv420p", 51), "ffv1": ("ffv1", "bgr0", None), "vp9": ("libvpx-vp9", "yuv420p", 63)}
+# the containers that cannot hold a codec (FFmpeg's muxers refuse them)
+REFUSED = {"h264": (".webm",), "ffv1": (".mp4", ".m4v", ".mov", ".webm"), "vp9": (".avi", ".mov")}
+
+
+def default_codec(path) -> str:
+    """H.264 everywhere, except VP9 in WebM (which holds only VP8/VP9/AV1)."""
+    return "vp9" if Path(path).suffix.lower() == ".webm" else "h264"
 # FFmpeg's threads hold frames of their own: by default their number follows the core count
 # (x264: 1.5 x cores, the decoder: cores + 1), and so would the memory (measured, decoding and
 # encoding alone: a 1080p clip to 540p peaks at 235 MB with 2 cores' defaults, 327 MB with a
@@ -94,12 +104,17 @@ def _open(path):
     return container
 
 
-def _info(container, path) -> VideoInfo:
-    stream = container.streams.video[0]
+def _fps(stream, path) -> Fraction:
     fps = stream.average_rate or stream.guessed_rate or stream.base_rate
     if not fps:
         raise ImageError(f"{path}: the video stream has no frame rate")
-    fps = Fraction(fps)
+    return Fraction(fps)
+
+
+def _info(container, path) -> VideoInfo:
+    """The container's facts; counting frames (MKV/WebM store none) reads the file once more."""
+    stream = container.streams.video[0]
+    fps = _fps(stream, path)
     if stream.duration is not None and stream.time_base:
         duration = float(stream.duration * stream.time_base)
     elif container.duration is not None:
@@ -109,7 +124,6 @@ def _info(container, path) -> VideoInfo:
     frames = stream.frames
     if not frames:  # MKV/WebM do not store a count: count the packets (no decoding)
         frames = sum(1 for p in container.demux(stream) if p.size)
-        container.seek(0)
         if not duration:
             duration = float(frames / fps)
     return VideoInfo(frames=int(frames), fps=fps, codec=stream.codec_context.name, duration=duration,
@@ -127,12 +141,21 @@ def info(path) -> VideoInfo:
 
 
 class VideoReader:
-    """An open video: ``.info`` and ``.frames()``; use it as a context manager."""
+    """An open video: ``.fps``, ``.info`` and ``.frames()``; use it as a context manager."""
 
     def __init__(self, path):
         self.path = path
         self.container = _open(path)
-        self.info = _info(self.container, path)
+        self.fps = _fps(self.container.streams.video[0], path)
+        self._info: VideoInfo | None = None
+
+    @property
+    def info(self) -> VideoInfo:
+        """``info(path)``, read through its own handle: counting the frames of an MKV reads the
+        whole file, and seeking back would drop the packets before time 0 (Opus pre-roll)."""
+        if self._info is None:
+            self._info = info(self.path)
+        return self._info
 
     def __enter__(self) -> VideoReader:
         return self
@@ -215,14 +238,18 @@ class VideoWriter:
     """Encode RGB frames to ``path`` (already the temporary name), optionally with a copied audio
     stream. ``write(frame)`` takes (h, w, 3) uint8; ``close()`` flushes."""
 
-    def __init__(self, path, fps: Fraction, codec: str = "h264", crf: int = 18, audio_template=None):
+    def __init__(self, path, fps: Fraction, codec: str | None = None, crf: int = 18, audio_template=None):
         av = _av()
+        codec = default_codec(path) if codec is None else codec
         if codec not in CODECS:
             raise UsageError(f"codec {codec!r} is not supported: use one of {', '.join(CODECS)}")
-        if codec == "ffv1" and Path(path).suffix.lower() in (".mp4", ".m4v", ".mov"):
-            raise UsageError("FFV1 cannot be stored in MP4/MOV: write .mkv or .avi")
-        if isinstance(crf, bool) or not isinstance(crf, int) or not 0 <= crf <= 51:
-            raise UsageError(f"crf must be a whole number in 0..51, got {crf!r}")
+        suffix = Path(path).suffix.lower()
+        if suffix in REFUSED[codec]:
+            where = ", ".join(e for e in (".mkv", ".mp4", ".webm", ".avi") if e not in REFUSED[codec])
+            raise UsageError(f"{codec.upper()} cannot be stored in {suffix[1:].upper()}: write {where}")
+        top = CODECS[codec][2] or 63
+        if isinstance(crf, bool) or not isinstance(crf, int) or not 0 <= crf <= top:
+            raise UsageError(f"crf must be a whole number in 0..{top}, got {crf!r}")
         self.codec, self.crf, self.fps = codec, crf, Fraction(fps)
         self.container = av.open(os.fspath(path), "w")
         self.video = None
@@ -232,7 +259,7 @@ class VideoWriter:
         self.count = 0
 
     def _start(self, h: int, w: int) -> None:
-        name, pix_fmt = CODECS[self.codec]
+        name, pix_fmt, _ = CODECS[self.codec]
         # the video stream comes first in the file, as in the input
         self.video = self.container.add_stream(name, rate=self.fps)
         self.video.width, self.video.height = w, h
@@ -240,6 +267,9 @@ class VideoWriter:
         threads = str(min(os.cpu_count() or 1, ENCODER_THREADS))
         if self.codec == "h264":
             self.video.options = {"crf": str(self.crf), "threads": threads, "rc-lookahead": "20"}
+        elif self.codec == "vp9":  # constant quality (no bitrate target), libvpx's faster "good" speed
+            self.video.options = {"crf": str(self.crf), "b": "0", "threads": threads, "row-mt": "1",
+                                  "deadline": "good", "cpu-used": "4"}
         else:
             self.video.options = {"threads": threads}
         self.video.time_base = 1 / self.fps
@@ -252,7 +282,7 @@ class VideoWriter:
     def write(self, frame: np.ndarray) -> None:
         av = _av()
         frame = np.ascontiguousarray(frame, dtype=np.uint8)
-        if self.codec == "h264":
+        if CODECS[self.codec][1] == "yuv420p":
             frame = _even(frame)
         if self.video is None:
             self._start(*frame.shape[:2])
@@ -310,7 +340,7 @@ class NpyWriter:
 
 
 def pool_video(src, dst, pool_fn: Callable[[np.ndarray], np.ndarray], depth: int | None = None,
-               stride: int | None = None, codec: str = "h264", crf: int = 18) -> VideoInfo | tuple:
+               stride: int | None = None, codec: str | None = None, crf: int = 18) -> VideoInfo | tuple:
     """Pool the video ``src`` into ``dst`` frame by frame (see the module doc).
 
     Returns the output's ``VideoInfo`` for a video, or its (D, h, w, 3) shape for ``.npy``.
@@ -318,7 +348,7 @@ def pool_video(src, dst, pool_fn: Callable[[np.ndarray], np.ndarray], depth: int
     npy = Path(dst).suffix.lower() == ".npy"
     with open_video(src) as reader, replace_atomically(dst) as tmp:
         sd = (depth if stride is None else stride) if depth is not None else 1
-        fps = reader.info.fps / sd
+        fps = reader.fps / sd
         if npy:
             writer = NpyWriter(tmp)
             on_audio = None
