@@ -185,6 +185,41 @@ def test_webm_gets_vp9_and_keeps_its_opus_audio(tmp_path):
         video.pool_video(src, tmp_path / "x.webm", lambda f: f, codec="h264")
 
 
+@pytest.mark.parametrize("tags", [dict(colorspace=1, color_range=1, color_primaries=1, color_trc=1),
+                                  dict(colorspace=6, color_range=2, color_primaries=6, color_trc=6)])
+def test_colour_description_kept(tmp_path, tags):
+    """A BT.709 limited-range input and a BT.601 full-range one keep their tags and colours."""
+    src, dst = tmp_path / "in.mp4", tmp_path / "out.mp4"
+    with av.open(str(src), "w") as out:
+        vs = out.add_stream("libx264", rate=FPS)
+        vs.width, vs.height, vs.pix_fmt = W, H, "yuv420p"
+        vs.options = {"crf": "0"}
+        for name, value in tags.items():
+            setattr(vs.codec_context, name, value)
+        for i in range(4):
+            rgb = np.zeros((H, W, 3), np.uint8)
+            rgb[:, : W // 2] = (230, 40, 20)
+            rgb[:, W // 2:] = (20, 60 + 40 * i, 220)
+            f = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(
+                format="yuv420p", dst_colorspace=1 if tags["colorspace"] == 1 else 5,
+                dst_color_range=tags["color_range"])
+            f.pts, f.time_base = i, Fraction(1, FPS)
+            for p in vs.encode(f):
+                out.mux(p)
+        for p in vs.encode():
+            out.mux(p)
+    video.pool_video(src, dst, lambda f: poolcli.pool(f, "avg", size=2), crf=0)
+    with av.open(str(dst)) as c:
+        ctx = c.streams.video[0].codec_context
+        assert {name: int(getattr(ctx, name)) for name in tags} == tags
+    with video.open_video(src) as a, video.open_video(dst) as b:
+        for x, y in zip(a.frames(), b.frames()):
+            # decoded with the file's matrix and range: the colour that was encoded
+            assert np.abs(x[4:-4, 4:W // 2 - 4].astype(int) - (230, 40, 20)).max() <= 3
+            want = poolcli.pool(x, "avg", size=2)
+            assert np.abs(want[:, 2:-2].astype(int) - y[:, 2:-2]).max() <= 3  # away from the edge
+
+
 def test_ffv1_in_mp4_and_bad_crf_are_usage_errors(clip, tmp_path):
     with pytest.raises(UsageError, match="FFV1 cannot be stored in MP4"):
         video.pool_video(clip, tmp_path / "x.mp4", lambda f: f, codec="ffv1")

@@ -32,6 +32,11 @@ Encoding rules
   row and/or column is repeated once (edge replication), so no pooled pixel is dropped; the
   file is then at most one pixel taller/wider than the pooled array. FFV1 keeps odd sizes as
   they are. ``VideoInfo`` of the output reports the size actually stored.
+- Colour: frames are decoded to RGB with the input's own matrix and range, and encoded back
+  with the same ones and the same tags (colorspace, range, primaries, transfer), so a BT.709
+  or full-range input keeps its colours. 8-bit RGB: deeper inputs are reduced to 8 bits.
+- Frame timing: output frames are evenly spaced at the output rate (a variable-rate input is
+  made constant); rotation metadata is not carried over.
 - Audio: the first audio stream's packets are copied unchanged (remuxed, never re-encoded).
 - Every output is written to a temporary name in the target folder and renamed into place.
 
@@ -183,9 +188,21 @@ class VideoReader:
                         on_audio(packet)
                     continue
                 for frame in packet.decode():
-                    yield frame.to_ndarray(format="rgb24")
+                    # the frame's own matrix (PyAV's default) and range (PyAV assumes limited)
+                    yield frame.to_ndarray(format="rgb24", src_color_range=frame.color_range or None)
         except av.FFmpegError as exc:
             raise ImageError(f"{self.path}: cannot decode: {exc}") from None
+
+
+# FFmpeg's AVColorSpace -> swscale's matrix (BT.470BG and SMPTE 170M are both BT.601)
+_MATRICES = {1: 1, 4: 4, 5: 5, 6: 5, 7: 7, 9: 9, 10: 9}
+COLOR_TAGS = ("colorspace", "color_range", "color_primaries", "color_trc")
+
+
+def color_tags(stream) -> dict:
+    """The colour description of a video stream, to give the output the same meaning."""
+    ctx = stream.codec_context
+    return {name: int(getattr(ctx, name)) for name in COLOR_TAGS}
 
 
 def open_video(path) -> VideoReader:
@@ -238,7 +255,8 @@ class VideoWriter:
     """Encode RGB frames to ``path`` (already the temporary name), optionally with a copied audio
     stream. ``write(frame)`` takes (h, w, 3) uint8; ``close()`` flushes."""
 
-    def __init__(self, path, fps: Fraction, codec: str | None = None, crf: int = 18, audio_template=None):
+    def __init__(self, path, fps: Fraction, codec: str | None = None, crf: int = 18, audio_template=None,
+                 color: dict | None = None):
         av = _av()
         codec = default_codec(path) if codec is None else codec
         if codec not in CODECS:
@@ -257,6 +275,8 @@ class VideoWriter:
         self.audio_template = audio_template
         self.pending: list = []  # audio packets demuxed before the first pooled frame
         self.count = 0
+        # the input's colour description, kept: RGB -> YUV with its matrix and range, and tagged
+        self.color = {k: v for k, v in (color or {}).items() if v} if CODECS[codec][1] != "bgr0" else {}
 
     def _start(self, h: int, w: int) -> None:
         name, pix_fmt, _ = CODECS[self.codec]
@@ -273,6 +293,8 @@ class VideoWriter:
         else:
             self.video.options = {"threads": threads}
         self.video.time_base = 1 / self.fps
+        for name, value in self.color.items():
+            setattr(self.video.codec_context, name, value)
         if self.audio_template is not None:
             self.audio = self.container.add_stream_from_template(self.audio_template)
         for packet in self.pending:
@@ -287,6 +309,10 @@ class VideoWriter:
         if self.video is None:
             self._start(*frame.shape[:2])
         out = av.VideoFrame.from_ndarray(frame, format="rgb24")
+        if self.color:
+            out = out.reformat(format=CODECS[self.codec][1],
+                               dst_colorspace=_MATRICES.get(self.color.get("colorspace", 0)),
+                               dst_color_range=self.color.get("color_range"))
         out.pts = self.count
         out.time_base = 1 / self.fps
         self.count += 1
@@ -354,7 +380,8 @@ def pool_video(src, dst, pool_fn: Callable[[np.ndarray], np.ndarray], depth: int
             on_audio = None
         else:
             template = reader.container.streams.audio[0] if reader.container.streams.audio else None
-            writer = VideoWriter(tmp, fps, codec=codec, crf=crf, audio_template=template)
+            writer = VideoWriter(tmp, fps, codec=codec, crf=crf, audio_template=template,
+                                 color=color_tags(reader.container.streams.video[0]))
             on_audio = writer.mux_audio if template is not None else None
         try:
             for frame in pool_frames(reader.frames(on_audio), pool_fn, depth, stride):
