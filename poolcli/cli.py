@@ -55,6 +55,11 @@ def usage_error(message) -> typer.Exit:
     return typer.Exit(2)
 
 
+def warn(message: str) -> None:
+    """The library's warnings (``on_warning``): ``poolcli: <message>`` on standard error."""
+    print(f"{PROG}: {message}", file=sys.stderr)
+
+
 def stderr_is_terminal() -> bool:
     """Progress bars only for people: never into a pipe or a log file."""
     return sys.stderr.isatty()
@@ -269,8 +274,11 @@ def prepare(mode: str, kw: dict):
 
     Raises ValueError/TypeError (usage errors, exit 2) with the library's messages.
     """
-    from . import batch, dispatch
-    from . import imageio as iio
+    from . import batch, dispatch, inputs
+    from .errors import ImageError
+    from .io.read import DEFAULT_MAX_PIXELS
+    from .io.write import output_format
+    from .learn import load_weights
 
     spec = modes.MODES[mode]
     vector = spec.returns == "vector"
@@ -290,32 +298,33 @@ def prepare(mode: str, kw: dict):
         from .report import report_kind
 
         report_kind(kw["report"])
-    fmt = batch.parse_format(kw["format"], vector=vector)
+    fmt = inputs.parse_format(kw["format"], vector=vector)
     if kw.get("dask") is not None:
         from .distributed import parse_address
 
         parse_address(kw["dask"])
     if "weights" in opts:
         try:
-            opts["weights"] = iio.load_weights(opts["weights"])
-        except (OSError, ValueError, iio.ImageError) as exc:
+            opts["weights"] = load_weights(opts["weights"])
+        except (OSError, ValueError, ImageError) as exc:
             raise ValueError(f"cannot read --weights {kw['weights']}: {batch.reason(exc)}") from None
     scale = check_plan(spec, geometry, opts)
 
-    sources = batch.find_inputs(kw["inputs"], recursive=kw["recursive"], follow_symlinks=kw["follow_symlinks"])
+    sources = inputs.find_inputs(kw["inputs"], recursive=kw["recursive"],
+                                 follow_symlinks=kw["follow_symlinks"], on_warning=warn)
     out = kw["output"]
-    if out is not None and out != "-" and fmt is None and not batch.output_is_dir(out, sources):
+    if out is not None and out != "-" and fmt is None and not inputs.output_is_dir(out, sources):
         if vector:
             if not out.lower().endswith((".npy", ".json")):
                 raise ValueError(f"-o {out}: global and spp write .npy or .json files")
         else:
-            iio.output_format(out)  # ImageError for an unknown extension
-    jobs = batch.plan_jobs(
-        sources, mode=mode, output=out, ext=batch.format_extension(fmt, vector=vector) if fmt else None,
+            output_format(out)  # ImageError for an unknown extension
+    jobs = inputs.plan_jobs(
+        sources, mode=mode, output=out, ext=inputs.format_extension(fmt, vector=vector) if fmt else None,
         overwrite=kw["overwrite"], skip_existing=kw["skip_existing"], vector=vector)
     settings = batch.Settings(
         mode=mode, geometry=geometry, options=opts, backend=kw["backend"],
-        max_pixels=kw["max_pixels"] if kw["max_pixels"] is not None else iio.DEFAULT_MAX_PIXELS,
+        max_pixels=kw["max_pixels"] if kw["max_pixels"] is not None else DEFAULT_MAX_PIXELS,
         format=fmt, png_compress_level=kw.get("png_compress_level"),
         jpeg_quality=kw.get("jpeg_quality"), scale=scale, vector=vector, threads=kw["threads"])
     if settings.max_pixels == 0:
@@ -394,11 +403,11 @@ def _maybe_prewarm(mode: str, backend: str, settings, jobs) -> None:
     if backend != "auto" or not jobs:
         return
     from . import api
-    from . import imageio as iio
+    from .io.read import header
 
     try:
         first = next(j for j in jobs if not j.skip and not j.error)
-        h = iio.header(first.source.path)
+        h = header(first.source.path)
         channels = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4, "CMYK": 4, "I;16": 1, "I": 1, "F": 1}.get(h.mode, 3)
         plan = api.make_plan(modes.MODES[mode], (h.frames, h.height, h.width, channels), "uint8",
                              **settings.geometry, opts=settings.options)
@@ -411,12 +420,12 @@ def _maybe_prewarm(mode: str, backend: str, settings, jobs) -> None:
 def run_mode(mode: str, kw: dict) -> None:
     """Pool every input with ``mode``; report; exit 0, 1 (some inputs failed) or 2 (usage)."""
     from . import batch, report
-    from . import imageio as iio
+    from .errors import ImageError
 
     t_start = time.perf_counter()
     try:
         settings, jobs = prepare(mode, kw)
-    except (ValueError, TypeError, iio.ImageError) as exc:
+    except (ValueError, TypeError, ImageError) as exc:
         raise usage_error(exc) from None
     batch.configure_threads(kw["threads"], kw["backend"])
     _maybe_prewarm(mode, kw["backend"], settings, jobs)
@@ -462,7 +471,9 @@ def run_mode(mode: str, kw: dict) -> None:
     try:
         if kw.get("dask") is not None:
             try:
-                records, cancelled = batch.execute_dask(jobs, settings, kw["dask"], on_record=on_record)
+                from .distributed import execute_dask
+
+                records, cancelled = execute_dask(jobs, settings, kw["dask"], on_record=on_record)
             except ValueError as exc:  # a bad address, or Dask not installed
                 raise usage_error(exc) from None
             except OSError as exc:  # the scheduler cannot be reached
@@ -485,7 +496,7 @@ def run_mode(mode: str, kw: dict) -> None:
     if kw["report"] is not None:
         try:
             report.write_report(kw["report"], records, summary)
-        except (OSError, iio.ImageError) as exc:
+        except (OSError, ImageError) as exc:
             print(f"{PROG}: {kw['report']}: cannot write the report: {batch.reason(exc)}", file=sys.stderr)
             raise typer.Exit(1) from None
     if summary["failed"]:
@@ -559,17 +570,18 @@ def info_command(
 ) -> None:
     """Shape, dtype, mode, frames, format and file size of each file."""
     from . import batch
-    from . import imageio as iio
+    from .inputs import find_inputs
+    from .io.read import DEFAULT_MAX_PIXELS, load_image
 
     try:
-        sources = batch.find_inputs(inputs, recursive=recursive)
+        sources = find_inputs(inputs, recursive=recursive, on_warning=warn)
     except ValueError as exc:
         raise usage_error(exc) from None
-    limit = iio.DEFAULT_MAX_PIXELS if max_pixels is None else (max_pixels or None)
+    limit = DEFAULT_MAX_PIXELS if max_pixels is None else (max_pixels or None)
     rows, failed = [], 0
     for s in sources:
         try:
-            img = iio.load_image(s.path, max_pixels=limit)
+            img = load_image(s.path, max_pixels=limit)
         except Exception as exc:  # noqa: BLE001 - one line per unreadable file
             print(f"{PROG}: {s.path}: {batch.reason(exc)}", file=sys.stderr, flush=True)
             failed += 1

@@ -26,11 +26,12 @@ Overwrite = Annotated[bool, typer.Option("--overwrite", help="replace existing o
 
 
 def _load(path: str):
-    from . import imageio
+    from .errors import ImageError
+    from .io.read import load_image
 
     try:
-        return imageio.load_image(path)
-    except imageio.ImageError as exc:
+        return load_image(path)
+    except ImageError as exc:
         print(f"{PROG}: {path}: {exc}", file=sys.stderr, flush=True)
         raise typer.Exit(1) from None
 
@@ -51,11 +52,12 @@ def _check_outputs(paths, inputs, overwrite: bool) -> None:
 
 
 def _save(path, array, like=None, **kw) -> int:
-    from . import imageio
+    from .errors import ImageError
+    from .io.write import save_image
 
     try:
-        return imageio.save_image(path, array, like, **kw)
-    except (imageio.ImageError, OSError) as exc:
+        return save_image(path, array, like, **kw)
+    except (ImageError, OSError) as exc:
         print(f"{PROG}: {path}: {exc}", file=sys.stderr, flush=True)
         raise typer.Exit(1) from None
 

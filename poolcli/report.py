@@ -163,7 +163,7 @@ def write_report(path: str, records: list[Record], summary: dict) -> None:
     """``--report FILE``: ``.json`` (an object with "files" and "summary"), ``.jsonl`` (the
     ``--json`` lines) or ``.csv`` (one row per file, the same fields; no summary row).
     Written atomically: a crash leaves the previous report or none."""
-    from .imageio import atomic_write
+    from .io.fsio import atomic_write
 
     kind = report_kind(path)
     if kind == "csv":

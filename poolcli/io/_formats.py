@@ -7,7 +7,10 @@
 - ``replace_atomically(path)``: a temporary name in the target folder, renamed into place on
   success and removed on failure (files and folders alike), so no partial output is ever left.
 
-The atomic-write part belongs with ``io.fsio`` once the package refactor lands.
+``fsio.atomic_write`` hands its writer a file object; PyAV, tifffile, nibabel and zarr want a
+path (zarr a folder, PyAV and tifffile an extension), hence a path here, with fsio's rules: a
+hidden temporary beside the target (``.NAME.XXXX.poolcli-tmp.EXT``), the replaced file's
+permissions kept, nothing left behind on an error or Ctrl-C.
 """
 
 from __future__ import annotations
@@ -91,11 +94,14 @@ def replace_atomically(path, suffix: str | None = None, directory: bool = False)
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
     suffix = "".join(target.suffixes) if suffix is None else suffix
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part" + suffix, dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".poolcli-tmp" + suffix, dir=folder)
     os.close(fd)
-    os.unlink(tmp)  # the library creates it (some refuse to open an existing file or folder)
-    try:
+    os.unlink(tmp)  # the library creates it (with the umask's permissions; some refuse to
+    try:            # open an existing file or folder)
         yield tmp
+        with contextlib.suppress(OSError):  # a replaced file keeps its permissions
+            if target.is_file():
+                os.chmod(tmp, target.stat().st_mode & 0o7777)
         if directory and target.is_dir():
             old = tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=folder)
             os.rmdir(old)
