@@ -111,13 +111,30 @@ def test_model_transformation_is_composed(tmp_path):
         assert b.nodata is None
 
 
-def test_compressed_tiled_layout_is_kept(tmp_path):
+@pytest.mark.parametrize("interleave", ["pixel", "band"])
+def test_compressed_tiled_layout_is_kept(tmp_path, interleave):
     src, dst = tmp_path / "in.tif", tmp_path / "out.tif"
-    make_geotiff(src, tiled=True, blockxsize=16, blockysize=16, compress="deflate")
+    data = make_geotiff(src, bands=3, tiled=True, blockxsize=16, blockysize=16, compress="deflate",
+                        interleave=interleave)
     r = geo.read_geotiff(src)
-    geo.write_geotiff(dst, poolcli.pool(r.array, "max", size=2), r, Window.of(2, 2))
+    np.testing.assert_array_equal(r.array, np.moveaxis(data, 0, -1))  # bands last either way
+    y = poolcli.pool(r.array, "max", size=2)
+    geo.write_geotiff(dst, y, r, Window.of(2, 2))
     with rasterio.open(dst) as b:
         assert b.compression.name.lower() == "deflate" and b.block_shapes[0] == (16, 16)
+        assert b.interleaving.name.lower() == interleave
+        np.testing.assert_array_equal(b.read(), np.moveaxis(y, -1, 0))
+
+
+def test_rewrite_keeps_the_replaced_files_permissions(tmp_path):
+    src, dst = tmp_path / "in.tif", tmp_path / "out.tif"
+    make_geotiff(src)
+    r = geo.read_geotiff(src)
+    geo.write_geotiff(dst, r.array, r, Window.of(2, 1))
+    dst.chmod(0o640)
+    geo.write_geotiff(dst, poolcli.pool(r.array, "max", size=2), r, Window.of(2, 2))
+    assert dst.stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.tif", "out.tif"]
 
 
 @pytest.mark.parametrize("mode, options", [("adaptive", {"output_size": (4, 4)}), ("fractional", {"ratio": 0.7}),

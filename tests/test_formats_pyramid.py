@@ -134,6 +134,17 @@ def test_geotiff_pyramid_overviews_read_by_gdal(tmp_path):
         np.testing.assert_array_equal(ds.read(1, out_shape=(16, 24)), levels[2])
 
 
+def test_missing_extra_names_it(monkeypatch, tmp_path):
+    import sys
+
+    from poolcli.errors import ImageError
+
+    monkeypatch.setitem(sys.modules, "zarr", None)
+    with pytest.raises(ImageError, match=r'pip install "poolcli\[science\]"'):
+        pyramid.write_pyramid(tmp_path / "p.zarr", [image((8, 8, 1))], [1])
+    assert not list(tmp_path.iterdir())
+
+
 def test_bad_extensions_and_counts_are_usage_errors(tmp_path):
     x = image((8, 8, 1))
     with pytest.raises(UsageError, match="2 levels need 2 scales"):
