@@ -1,4 +1,5 @@
-"""GeoTIFF: rasters made by rasterio/tifffile, pooled by poolcli.io.geo, read back by rasterio (GDAL)."""
+"""GeoTIFF: rasters made by rasterio/tifffile, pooled by poolcli.io.geo, read back by rasterio
+(GDAL): the transform must be what a GDAL user computes for the pooling."""
 
 from __future__ import annotations
 
@@ -24,8 +25,19 @@ ORIGIN = Affine(30.0, 0.0, 500000.0, 0.0, -20.0, 4100000.0)  # 30 m x 20 m pixel
 def make_geotiff(path, bands=2, dtype="int16", transform=ORIGIN, nodata=NODATA, **profile):
     data = np.arange(bands * 24 * 32).reshape(bands, 24, 32).astype(dtype)
     data[:, :3, :3] = nodata
-    with rasterio.open(path, "w", driver="GTiff", height=24, width=32, count=bands, dtype=dtype,
-                       crs="EPSG:32633", transform=transform, nodata=nodata, **profile) as ds:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        height=24,
+        width=32,
+        count=bands,
+        dtype=dtype,
+        crs="EPSG:32633",
+        transform=transform,
+        nodata=nodata,
+        **profile,
+    ) as ds:
         ds.write(data)
     return data
 
@@ -60,16 +72,22 @@ def test_nodata_never_mixed_into_avg_max_min(tmp_path):
     data = make_geotiff(src, bands=1)[0]
     r = geo.read_geotiff(src)
     for mode in ("avg", "max", "min"):
-        y = geo.pool_ignoring_nodata(r.array, r.nodata, mode, lambda a, m: poolcli.pool(a, m, size=2))
+        y = geo.pool_ignoring_nodata(
+            r.array, r.nodata, mode, lambda a, m: poolcli.pool(a, m, size=2)
+        )
         geo.write_geotiff(dst, y, r, Window.of(2, 2))
         with rasterio.open(dst) as b:
             got = b.read(1, masked=True)
         # oracle: numpy masked arrays over 2x2 blocks
-        blocks = np.ma.masked_equal(data, NODATA).reshape(12, 2, 16, 2).swapaxes(1, 2).reshape(12, 16, 4)
+        blocks = (
+            np.ma.masked_equal(data, NODATA).reshape(12, 2, 16, 2).swapaxes(1, 2).reshape(12, 16, 4)
+        )
         want = {"avg": blocks.mean(-1), "max": blocks.max(-1), "min": blocks.min(-1)}[mode]
         assert got.mask[0, 0] and not got.mask[1:, :].any()  # the all-nodata block stays nodata
         if mode == "avg":
-            np.testing.assert_array_equal(got.filled(NODATA), np.rint(want).filled(NODATA).astype(np.int16))
+            np.testing.assert_array_equal(
+                got.filled(NODATA), np.rint(want).filled(NODATA).astype(np.int16)
+            )
         else:
             np.testing.assert_array_equal(got.filled(NODATA), want.filled(NODATA))
         # block (0, 1) has two valid cells of four: nodata did not pull it down
@@ -79,12 +97,34 @@ def test_nodata_never_mixed_into_avg_max_min(tmp_path):
 def test_pixel_is_point_raster(tmp_path):
     """A PixelIsPoint file (tiepoint at the first pixel's centre), written by tifffile."""
     src, dst = tmp_path / "pt.tif", tmp_path / "out.tif"
-    keys = (1, 1, 0, 3, 1024, 0, 1, 1, 1025, 0, 1, 2, 3072, 0, 1, 32633)  # projected, point, UTM 33N
-    tifffile.imwrite(src, np.arange(16 * 20, dtype=np.float32).reshape(16, 20), extratags=[
-        (33550, "d", 3, (10.0, 10.0, 0.0), True),
-        (33922, "d", 6, (0.0, 0.0, 0.0, 1000.0, 2000.0, 0.0), True),
-        (34735, "H", len(keys), keys, True),
-        (42113, "s", 0, "nan", True)])
+    keys = (
+        1,
+        1,
+        0,
+        3,
+        1024,
+        0,
+        1,
+        1,
+        1025,
+        0,
+        1,
+        2,
+        3072,
+        0,
+        1,
+        32633,
+    )  # projected, point, UTM 33N
+    tifffile.imwrite(
+        src,
+        np.arange(16 * 20, dtype=np.float32).reshape(16, 20),
+        extratags=[
+            (33550, "d", 3, (10.0, 10.0, 0.0), True),
+            (33922, "d", 6, (0.0, 0.0, 0.0, 1000.0, 2000.0, 0.0), True),
+            (34735, "H", len(keys), keys, True),
+            (42113, "s", 0, "nan", True),
+        ],
+    )
     r = geo.read_geotiff(src)
     assert r.pixel_is_point and np.isnan(r.nodata)
     y = poolcli.pool(r.array, "avg", size=2)
@@ -100,7 +140,9 @@ def test_pixel_is_point_raster(tmp_path):
 
 def test_model_transformation_is_composed(tmp_path):
     src, dst = tmp_path / "rot.tif", tmp_path / "out.tif"
-    rotated = Affine(10.0, 2.0, 300.0, 1.0, -10.0, 700.0)  # rotated/sheared: GDAL writes a ModelTransformation
+    rotated = Affine(
+        10.0, 2.0, 300.0, 1.0, -10.0, 700.0
+    )  # rotated/sheared: GDAL writes a ModelTransformation
     make_geotiff(src, bands=1, dtype="float32", transform=rotated, nodata=None)
     r = geo.read_geotiff(src)
     assert geo.TRANSFORMATION in r.tags
@@ -114,8 +156,15 @@ def test_model_transformation_is_composed(tmp_path):
 @pytest.mark.parametrize("interleave", ["pixel", "band"])
 def test_compressed_tiled_layout_is_kept(tmp_path, interleave):
     src, dst = tmp_path / "in.tif", tmp_path / "out.tif"
-    data = make_geotiff(src, bands=3, tiled=True, blockxsize=16, blockysize=16, compress="deflate",
-                        interleave=interleave)
+    data = make_geotiff(
+        src,
+        bands=3,
+        tiled=True,
+        blockxsize=16,
+        blockysize=16,
+        compress="deflate",
+        interleave=interleave,
+    )
     r = geo.read_geotiff(src)
     np.testing.assert_array_equal(r.array, np.moveaxis(data, 0, -1))  # bands last either way
     y = poolcli.pool(r.array, "max", size=2)
@@ -137,8 +186,16 @@ def test_rewrite_keeps_the_replaced_files_permissions(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.tif", "out.tif"]
 
 
-@pytest.mark.parametrize("mode, options", [("adaptive", {"output_size": (4, 4)}), ("fractional", {"ratio": 0.7}),
-                                           ("spp", {}), ("global", {}), ("max", {"output_size": (3, 3)})])
+@pytest.mark.parametrize(
+    "mode, options",
+    [
+        ("adaptive", {"output_size": (4, 4)}),
+        ("fractional", {"ratio": 0.7}),
+        ("spp", {}),
+        ("global", {}),
+        ("max", {"output_size": (3, 3)}),
+    ],
+)
 def test_uneven_windows_are_refused(mode, options):
     with pytest.raises(ValueError, match="uneven windows.*georeferencing cannot be kept"):
         geo.check_even_windows(mode, **options)

@@ -1,4 +1,5 @@
-"""One-file pyramids: OME-Zarr read back with zarr, pyramidal TIFF with tifffile, GeoTIFF overviews with rasterio."""
+"""One-file pyramids: OME-Zarr read back with zarr, pyramidal TIFF with tifffile, GeoTIFF
+overviews with rasterio (GDAL)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ def image(shape=(40, 56, 3), dtype=np.uint8, seed=0):
 
 def test_compose_levels_level_from_level_equals_from_full_resolution_for_avg():
     x = image((32, 48, 3), np.float64)
-    chained = pyramid.compose_levels(x, 3, lambda a, t: poolcli.pool(a, "avg", size=2 ** t), True)
-    direct = pyramid.compose_levels(x, 3, lambda a, t: poolcli.pool(a, "avg", size=2 ** t), False)
+    chained = pyramid.compose_levels(x, 3, lambda a, t: poolcli.pool(a, "avg", size=2**t), True)
+    direct = pyramid.compose_levels(x, 3, lambda a, t: poolcli.pool(a, "avg", size=2**t), False)
     assert [lv.shape for lv in chained] == [(32, 48, 3), (16, 24, 3), (8, 12, 3), (4, 6, 3)]
     for a, b in zip(chained, direct):
         np.testing.assert_allclose(a, b)
@@ -32,7 +33,7 @@ def test_compose_levels_calls_the_full_resolution_for_non_composable_modes():
 
     def pool_fn(a, times):
         calls.append((a.shape, times))
-        return poolcli.pool(a, "lp", size=2 ** times)
+        return poolcli.pool(a, "lp", size=2**times)
 
     levels = pyramid.compose_levels(x, 2, pool_fn, composable=False)
     assert calls == [((16, 16, 1), 1), ((16, 16, 1), 2)]
@@ -45,7 +46,9 @@ def test_ome_zarr_levels_shapes_and_scales(tmp_path):
     x = image()
     levels = pyramid.compose_levels(x, 3, lambda a, t: poolcli.pool(a, "max", size=2), True)
     out = tmp_path / "out.ome.zarr"
-    pyramid.write_pyramid(out, levels, [1, 2, 4, 8], {"pixel_size": (0.5, 0.25), "unit": "µm", "name": "x"})
+    pyramid.write_pyramid(
+        out, levels, [1, 2, 4, 8], {"pixel_size": (0.5, 0.25), "unit": "µm", "name": "x"}
+    )
     root = zarr.open_group(str(out), mode="r")
     ms = root.attrs["multiscales"][0]
     assert ms["version"] == "0.4" and ms["name"] == "x"
@@ -56,10 +59,13 @@ def test_ome_zarr_levels_shapes_and_scales(tmp_path):
         assert arr.shape == (3, *level.shape[:2])
         np.testing.assert_array_equal(arr[...], np.moveaxis(level, -1, 0))
         scale, shift = ds["coordinateTransformations"]
-        f = 2 ** i
+        f = 2**i
         assert scale == {"type": "scale", "scale": [1.0, 0.5 * f, 0.25 * f]}
         # the first pixel's centre is the centre of the first f x f block
-        assert shift == {"type": "translation", "translation": [0.0, 0.5 * (f - 1) / 2, 0.25 * (f - 1) / 2]}
+        assert shift == {
+            "type": "translation",
+            "translation": [0.0, 0.5 * (f - 1) / 2, 0.25 * (f - 1) / 2],
+        }
     assert (out / ".zattrs").is_file() and (out / "0" / ".zarray").is_file()
 
 
@@ -122,8 +128,18 @@ def test_geotiff_pyramid_overviews_read_by_gdal(tmp_path):
     src, out = tmp_path / "g.tif", tmp_path / "pyr.tif"
     t = Affine(30.0, 0.0, 500000.0, 0.0, -30.0, 4100000.0)
     data = np.arange(64 * 96, dtype=np.float32).reshape(1, 64, 96)
-    with rasterio.open(src, "w", driver="GTiff", height=64, width=96, count=1, dtype="float32",
-                       crs="EPSG:32633", transform=t, nodata=-1.0) as ds:
+    with rasterio.open(
+        src,
+        "w",
+        driver="GTiff",
+        height=64,
+        width=96,
+        count=1,
+        dtype="float32",
+        crs="EPSG:32633",
+        transform=t,
+        nodata=-1.0,
+    ) as ds:
         ds.write(data)
     r = geo.read_geotiff(src)
     levels = pyramid.compose_levels(r.array, 2, lambda a, n: poolcli.pool(a, "avg", size=2), True)

@@ -1,4 +1,5 @@
-"""Video through PyAV: real files made by PyAV in tmp_path, pooled by poolcli.io.video, read back by PyAV."""
+"""Video through PyAV: real files made by PyAV in tmp_path, pooled by poolcli.io.video, read
+back by PyAV (frames decoded, rate, duration, codec, audio packets)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def frame_at(i: int, w: int = W, h: int = H) -> np.ndarray:
     img = np.zeros((h, w, 3), np.uint8)
     img[..., 0] = (i * 10) % 256
     img[:, : (i * 3) % w, 1] = 200
-    img[h // 2:, :, 2] = 120
+    img[h // 2 :, :, 2] = 120
     return img
 
 
@@ -47,7 +48,7 @@ def make_video(path, frames=FPS * SECONDS, fps=FPS, audio=True, w=W, h=H) -> Non
             n = int(RATE * frames / fps)
             samples = (0.3 * np.sin(2 * np.pi * 440 * np.arange(n) / RATE)).astype(np.float32)
             for start in range(0, n, 960):
-                chunk = samples[None, start:start + 960]
+                chunk = samples[None, start : start + 960]
                 af = av.AudioFrame.from_ndarray(chunk, format="fltp", layout="mono")
                 af.sample_rate, af.pts = RATE, start
                 for p in aus.encode(af):
@@ -70,9 +71,14 @@ def probe(path):
         frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
         audio = c.streams.audio[0] if c.streams.audio else None
         audio_packets = None
-        info = dict(rate=Fraction(v.average_rate), codec=v.codec_context.name, width=v.codec_context.width,
-                    height=v.codec_context.height, duration=c.duration / 1e6,
-                    audio_codec=audio.codec_context.name if audio else None)
+        info = dict(
+            rate=Fraction(v.average_rate),
+            codec=v.codec_context.name,
+            width=v.codec_context.width,
+            height=v.codec_context.height,
+            duration=c.duration / 1e6,
+            audio_codec=audio.codec_context.name if audio else None,
+        )
     if audio is not None:
         with av.open(str(path)) as c:
             audio_packets = [bytes(p) for p in c.demux(c.streams.audio[0]) if p.size]
@@ -185,8 +191,13 @@ def test_webm_gets_vp9_and_keeps_its_opus_audio(tmp_path):
         video.pool_video(src, tmp_path / "x.webm", lambda f: f, codec="h264")
 
 
-@pytest.mark.parametrize("tags", [dict(colorspace=1, color_range=1, color_primaries=1, color_trc=1),
-                                  dict(colorspace=6, color_range=2, color_primaries=6, color_trc=6)])
+@pytest.mark.parametrize(
+    "tags",
+    [
+        dict(colorspace=1, color_range=1, color_primaries=1, color_trc=1),
+        dict(colorspace=6, color_range=2, color_primaries=6, color_trc=6),
+    ],
+)
 def test_colour_description_kept(tmp_path, tags):
     """A BT.709 limited-range input and a BT.601 full-range one keep their tags and colours."""
     src, dst = tmp_path / "in.mp4", tmp_path / "out.mp4"
@@ -199,10 +210,12 @@ def test_colour_description_kept(tmp_path, tags):
         for i in range(4):
             rgb = np.zeros((H, W, 3), np.uint8)
             rgb[:, : W // 2] = (230, 40, 20)
-            rgb[:, W // 2:] = (20, 60 + 40 * i, 220)
+            rgb[:, W // 2 :] = (20, 60 + 40 * i, 220)
             f = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(
-                format="yuv420p", dst_colorspace=1 if tags["colorspace"] == 1 else 5,
-                dst_color_range=tags["color_range"])
+                format="yuv420p",
+                dst_colorspace=1 if tags["colorspace"] == 1 else 5,
+                dst_color_range=tags["color_range"],
+            )
             f.pts, f.time_base = i, Fraction(1, FPS)
             for p in vs.encode(f):
                 out.mux(p)
@@ -215,7 +228,7 @@ def test_colour_description_kept(tmp_path, tags):
     with video.open_video(src) as a, video.open_video(dst) as b:
         for x, y in zip(a.frames(), b.frames()):
             # decoded with the file's matrix and range: the colour that was encoded
-            assert np.abs(x[4:-4, 4:W // 2 - 4].astype(int) - (230, 40, 20)).max() <= 3
+            assert np.abs(x[4:-4, 4 : W // 2 - 4].astype(int) - (230, 40, 20)).max() <= 3
             want = poolcli.pool(x, "avg", size=2)
             assert np.abs(want[:, 2:-2].astype(int) - y[:, 2:-2]).max() <= 3  # away from the edge
 
@@ -239,6 +252,15 @@ def test_failure_mid_stream_leaves_no_partial_file(clip, tmp_path):
 
     with pytest.raises(RuntimeError, match="boom"):
         video.pool_video(clip, tmp_path / "out.mp4", pool_fn)
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("name", ["out.mp4", "out.npy"])
+def test_fewer_frames_than_the_temporal_window_is_an_image_error(clip, tmp_path, name):
+    with pytest.raises(ImageError, match="fewer frames than the temporal window"):
+        video.pool_video(
+            clip, tmp_path / name, lambda c: poolcli.pool(c, "avg", size=(30, 2, 2)), depth=30
+        )
     assert not list(tmp_path.iterdir())
 
 

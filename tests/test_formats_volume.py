@@ -17,10 +17,9 @@ from poolcli.io import volume  # noqa: E402
 from poolcli.io._formats import Window  # noqa: E402
 
 # an oblique affine: rotation + shear + anisotropic voxels + an offset
-AFFINE = np.array([[0.9, 0.1, 0.0, -10.0],
-                   [0.0, 1.2, 0.2, 5.0],
-                   [0.1, 0.0, 2.5, 3.0],
-                   [0.0, 0.0, 0.0, 1.0]])
+AFFINE = np.array(
+    [[0.9, 0.1, 0.0, -10.0], [0.0, 1.2, 0.2, 5.0], [0.1, 0.0, 2.5, 3.0], [0.0, 0.0, 0.0, 1.0]]
+)
 
 
 def make_nifti(path, shape=(8, 10, 12), dtype=np.int16, slope=0.5, inter=-3.0):
@@ -55,11 +54,16 @@ def test_nifti_affine_dtype_and_scaling(tmp_path, name):
     expected = poolcli.pool(real[..., None], "max", size=(2, 2, 2))[..., 0]
     np.testing.assert_allclose(out.get_fdata(), expected)
     # voxel (0, 0, 0) of the output sits at the centre of input voxels 0..1 on each axis
-    np.testing.assert_allclose(world(out.affine, [0, 0, 0]), world(AFFINE, [0.5, 0.5, 0.5]), atol=1e-5)
+    np.testing.assert_allclose(
+        world(out.affine, [0, 0, 0]), world(AFFINE, [0.5, 0.5, 0.5]), atol=1e-5
+    )
     # one output voxel step = two input voxel steps
-    np.testing.assert_allclose(world(out.affine, [1, 2, 3]), world(AFFINE, [2.5, 4.5, 6.5]), atol=1e-5)
-    np.testing.assert_allclose(out.header.get_zooms(), np.array(nib.load(str(src)).header.get_zooms()) * 2,
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        world(out.affine, [1, 2, 3]), world(AFFINE, [2.5, 4.5, 6.5]), atol=1e-5
+    )
+    np.testing.assert_allclose(
+        out.header.get_zooms(), np.array(nib.load(str(src)).header.get_zooms()) * 2, rtol=1e-6
+    )
 
 
 def test_nifti_padding_and_uneven_window_move_the_origin(tmp_path):
@@ -74,8 +78,9 @@ def test_nifti_padding_and_uneven_window_move_the_origin(tmp_path):
     # window 0 spans input voxels [-p, -p + k - 1]: its centre is (k - 1)/2 - p
     centre = [(k - 1) / 2 - p for k, p in zip(size, padding)]  # [0, 0.5, 0]
     np.testing.assert_allclose(world(out.affine, [0, 0, 0]), world(AFFINE, centre), atol=1e-5)
-    np.testing.assert_allclose(world(out.affine, [1, 1, 1]),
-                               world(AFFINE, np.add(centre, stride)), atol=1e-5)
+    np.testing.assert_allclose(
+        world(out.affine, [1, 1, 1]), world(AFFINE, np.add(centre, stride)), atol=1e-5
+    )
 
 
 def test_nifti_series_pools_each_time_point(tmp_path):
@@ -87,8 +92,11 @@ def test_nifti_series_pools_each_time_point(tmp_path):
     out = nib.load(str(dst))
     assert out.shape == (3, 3, 2, 3) and out.get_data_dtype() == np.float32
     for t in range(3):
-        np.testing.assert_allclose(out.get_fdata()[..., t],
-                                   poolcli.pool(stored[..., t, None], "avg", size=(2, 2, 2))[..., 0], rtol=1e-6)
+        np.testing.assert_allclose(
+            out.get_fdata()[..., t],
+            poolcli.pool(stored[..., t, None], "avg", size=(2, 2, 2))[..., 0],
+            rtol=1e-6,
+        )
 
 
 def test_pooled_affine_needs_three_numbers():
@@ -107,9 +115,20 @@ def ome_sizes(path):
 def test_ome_tiff_physical_sizes_times_stride(tmp_path, dtype):
     src, dst = tmp_path / "s.ome.tif", tmp_path / "o.ome.tif"
     data = np.random.default_rng(2).integers(0, 4000, (6, 2, 16, 20)).astype(dtype)  # Z C Y X
-    tifffile.imwrite(src, data, ome=True, metadata={
-        "axes": "ZCYX", "PhysicalSizeX": 0.5, "PhysicalSizeY": 0.25, "PhysicalSizeZ": 2.0,
-        "PhysicalSizeXUnit": "µm", "PhysicalSizeYUnit": "µm", "PhysicalSizeZUnit": "µm"})
+    tifffile.imwrite(
+        src,
+        data,
+        ome=True,
+        metadata={
+            "axes": "ZCYX",
+            "PhysicalSizeX": 0.5,
+            "PhysicalSizeY": 0.25,
+            "PhysicalSizeZ": 2.0,
+            "PhysicalSizeXUnit": "µm",
+            "PhysicalSizeYUnit": "µm",
+            "PhysicalSizeZUnit": "µm",
+        },
+    )
     stack = volume.read_stack(src)
     assert stack.kind == "ome" and stack.array.shape == (6, 16, 20, 2) and stack.channels
     np.testing.assert_array_equal(stack.array, data.transpose(0, 2, 3, 1))
@@ -125,8 +144,13 @@ def test_ome_tiff_physical_sizes_times_stride(tmp_path, dtype):
 def test_imagej_hyperstack_spacing_and_resolution(tmp_path):
     src, dst = tmp_path / "ij.tif", tmp_path / "o.tif"
     data = np.random.default_rng(3).integers(0, 65535, (4, 3, 16, 20)).astype(np.uint16)
-    tifffile.imwrite(src, data, imagej=True, resolution=(1 / 0.5, 1 / 0.25),
-                     metadata={"spacing": 2.0, "unit": "um", "axes": "ZCYX"})
+    tifffile.imwrite(
+        src,
+        data,
+        imagej=True,
+        resolution=(1 / 0.5, 1 / 0.25),
+        metadata={"spacing": 2.0, "unit": "um", "axes": "ZCYX"},
+    )
     stack = volume.read_stack(src)
     assert stack.kind == "imagej" and stack.array.shape == (4, 16, 20, 3)
     assert stack.sizes == {"X": (0.5, "µm"), "Y": (0.25, "µm"), "Z": (2.0, "µm")}

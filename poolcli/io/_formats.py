@@ -33,7 +33,7 @@ def need(module: str, extra: str):
     except ImportError:
         top = module.split(".")[0]
         raise ImageError(
-            f"this format needs the {top!r} package: pip install \"poolcli[{extra}]\""
+            f'this format needs the {top!r} package: pip install "poolcli[{extra}]"'
         ) from None
 
 
@@ -62,10 +62,14 @@ class Window:
         ``padding="same"`` needs the input's shape: resolve it with ``Window.same``.
         """
         if isinstance(padding, str):
-            raise UsageError("padding 'same' depends on the input size: use Window.same(shape, ...)")
+            raise UsageError(
+                "padding 'same' depends on the input size: use Window.same(shape, ...)"
+            )
         k = _per_axis(size, naxes, "size")
         s = k if stride is None else _per_axis(stride, naxes, "stride")
-        return cls(k, s, _per_axis(padding, naxes, "padding"), _per_axis(dilation, naxes, "dilation"))
+        return cls(
+            k, s, _per_axis(padding, naxes, "padding"), _per_axis(dilation, naxes, "dilation")
+        )
 
     @classmethod
     def same(cls, shape, size=2, stride=None, dilation=1) -> Window:
@@ -94,10 +98,12 @@ def replace_atomically(path, suffix: str | None = None, directory: bool = False)
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
     suffix = "".join(target.suffixes) if suffix is None else suffix
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".poolcli-tmp" + suffix, dir=folder)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=".poolcli-tmp" + suffix, dir=folder
+    )
     os.close(fd)
     os.unlink(tmp)  # the library creates it (with the umask's permissions; some refuse to
-    try:            # open an existing file or folder)
+    try:  # open an existing file or folder)
         yield tmp
         with contextlib.suppress(OSError):  # a replaced file keeps its permissions
             if target.is_file():

@@ -47,10 +47,26 @@ from ._formats import Window, need, replace_atomically
 PIXEL_SCALE, TIEPOINT, TRANSFORMATION = 33550, 33922, 34264
 GEO_KEYS, GEO_DOUBLES, GEO_ASCII = 34735, 34736, 34737
 GDAL_METADATA, GDAL_NODATA = 42112, 42113
-GEO_TAGS = (PIXEL_SCALE, TIEPOINT, TRANSFORMATION, GEO_KEYS, GEO_DOUBLES, GEO_ASCII,
-            GDAL_METADATA, GDAL_NODATA)
-_TAG_TYPES = {PIXEL_SCALE: "d", TIEPOINT: "d", TRANSFORMATION: "d", GEO_KEYS: "H",
-              GEO_DOUBLES: "d", GEO_ASCII: "s", GDAL_METADATA: "s", GDAL_NODATA: "s"}
+GEO_TAGS = (
+    PIXEL_SCALE,
+    TIEPOINT,
+    TRANSFORMATION,
+    GEO_KEYS,
+    GEO_DOUBLES,
+    GEO_ASCII,
+    GDAL_METADATA,
+    GDAL_NODATA,
+)
+_TAG_TYPES = {
+    PIXEL_SCALE: "d",
+    TIEPOINT: "d",
+    TRANSFORMATION: "d",
+    GEO_KEYS: "H",
+    GEO_DOUBLES: "d",
+    GEO_ASCII: "s",
+    GDAL_METADATA: "s",
+    GDAL_NODATA: "s",
+}
 UNEVEN_MODES = ("adaptive", "fractional", "spp", "global")
 
 
@@ -106,14 +122,18 @@ def read_geotiff(path) -> Raster:
             layout = dict(
                 photometric="rgb" if page.photometric == tifffile.PHOTOMETRIC.RGB else "minisblack",
                 planarconfig="separate" if separate else "contig",
-                compression=None if page.compression == tifffile.COMPRESSION.NONE else page.compression,
+                compression=None
+                if page.compression == tifffile.COMPRESSION.NONE
+                else page.compression,
                 predictor=None if page.predictor == tifffile.PREDICTOR.NONE else page.predictor,
                 tile=(page.tilelength, page.tilewidth) if page.is_tiled else None,
             )
     except (OSError, ValueError, tifffile.TiffFileError) as exc:
         raise ImageError(f"{path}: cannot read as a GeoTIFF: {exc}") from None
     if not any(code in tags for code in (TIEPOINT, TRANSFORMATION)):
-        raise ImageError(f"{path}: no georeferencing (neither ModelTiepoint nor ModelTransformation)")
+        raise ImageError(
+            f"{path}: no georeferencing (neither ModelTiepoint nor ModelTransformation)"
+        )
     return Raster(array=data, tags=tags, **layout)
 
 
@@ -132,7 +152,9 @@ def pooled_tags(raster: Raster, window: Window) -> dict:
     tags = dict(raster.tags)
     if TRANSFORMATION in tags:
         m = np.asarray(tags[TRANSFORMATION], dtype=np.float64).reshape(4, 4)
-        step = np.array([[sx, 0, 0, ox], [0, sy, 0, oy], [0, 0, 1, 0], [0, 0, 0, 1]], dtype=np.float64)
+        step = np.array(
+            [[sx, 0, 0, ox], [0, sy, 0, oy], [0, 0, 1, 0], [0, 0, 0, 1]], dtype=np.float64
+        )
         tags[TRANSFORMATION] = tuple((m @ step).ravel().tolist())
     if TIEPOINT in tags:
         points = np.asarray(tags[TIEPOINT], dtype=np.float64).reshape(-1, 6)
@@ -176,8 +198,12 @@ def write_geotiff(path, pooled: np.ndarray, like: Raster, window: Window, tile=N
     if photometric == "rgb" and (pooled.ndim != 3 or pooled.shape[2] not in (3, 4)):
         photometric = "minisblack"
     tile = tile or like.tile
-    kwargs = dict(photometric=photometric, planarconfig=like.planarconfig if pooled.ndim == 3 else None,
-                  extratags=_extratags(tags), metadata=None)
+    kwargs = dict(
+        photometric=photometric,
+        planarconfig=like.planarconfig if pooled.ndim == 3 else None,
+        extratags=_extratags(tags),
+        metadata=None,
+    )
     if tile:
         kwargs["tile"] = tuple(tile)
     if like.compression is not None:
@@ -192,11 +218,15 @@ def write_geotiff(path, pooled: np.ndarray, like: Raster, window: Window, tile=N
 
 
 def check_even_windows(mode: str, **options) -> None:
-    """Refuse modes whose windows differ from one output pixel to the next (no geotransform fits)."""
-    if mode in UNEVEN_MODES or options.get("output_size") is not None or options.get("ratio") is not None:
+    """Refuse modes whose windows differ from one output pixel to the next (no transform fits)."""
+    if (
+        mode in UNEVEN_MODES
+        or options.get("output_size") is not None
+        or options.get("ratio") is not None
+    ):
         raise UsageError(
-            f"mode {mode!r} pools uneven windows, so its output has no single pixel size and origin: "
-            "georeferencing cannot be kept; use a sliding mode (max, avg, ...) with -k/-s"
+            f"mode {mode!r} pools uneven windows, so its output has no single pixel size and "
+            "origin: georeferencing cannot be kept; use a sliding mode (max, avg, ...) with -k/-s"
         )
 
 

@@ -49,12 +49,20 @@ from ._formats import need, replace_atomically
 
 COMPOSABLE_MODES = ("max", "min", "avg")
 DEFAULT_AXES = {2: "YX", 3: "YXC", 4: "ZYXC"}
-UNITS = {"µm": "micrometer", "um": "micrometer", "nm": "nanometer", "mm": "millimeter",
-         "m": "meter", "cm": "centimeter", "s": "second"}
+UNITS = {
+    "µm": "micrometer",
+    "um": "micrometer",
+    "nm": "nanometer",
+    "mm": "millimeter",
+    "m": "meter",
+    "cm": "centimeter",
+    "s": "second",
+}
 
 
-def compose_levels(x: np.ndarray, n: int, pool_fn: Callable[[np.ndarray, int], np.ndarray],
-                   composable: bool) -> list[np.ndarray]:
+def compose_levels(
+    x: np.ndarray, n: int, pool_fn: Callable[[np.ndarray, int], np.ndarray], composable: bool
+) -> list[np.ndarray]:
     """The full resolution and ``n`` pooled levels (see the module doc)."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise UsageError(f"levels must be a whole number >= 1, got {n!r}")
@@ -67,9 +75,15 @@ def compose_levels(x: np.ndarray, n: int, pool_fn: Callable[[np.ndarray, int], n
 def _axes(levels: Sequence[np.ndarray], metadata: dict) -> str:
     ndim = np.ndim(levels[0])
     axes = metadata.get("axes") or DEFAULT_AXES.get(ndim)
-    if axes is None or len(axes) != ndim or not set(axes) <= set("ZYXC") or not axes.endswith(
-            ("YX", "YXC")):
-        raise UsageError(f"pyramid levels of {ndim} dimensions need axes among YX, YXC, ZYX, ZYXC, got {axes!r}")
+    if (
+        axes is None
+        or len(axes) != ndim
+        or not set(axes) <= set("ZYXC")
+        or not axes.endswith(("YX", "YXC"))
+    ):
+        raise UsageError(
+            f"pyramid levels of {ndim} dimensions need axes among YX, YXC, ZYX, ZYXC, got {axes!r}"
+        )
     if any(np.ndim(level) != ndim for level in levels):
         raise UsageError("every pyramid level needs the same number of dimensions")
     return axes
@@ -84,7 +98,9 @@ def _per_spatial(value, n: int, name: str) -> tuple[float, ...]:
     return values
 
 
-def write_pyramid(path, levels: Sequence[np.ndarray], scales: Sequence, metadata: dict | None = None) -> None:
+def write_pyramid(
+    path, levels: Sequence[np.ndarray], scales: Sequence, metadata: dict | None = None
+) -> None:
     """Write every level into one OME-Zarr store or one TIFF (see the module doc)."""
     metadata = dict(metadata or {})
     levels = [np.asarray(level) for level in levels]
@@ -129,17 +145,29 @@ def _write_zarr(path, levels, axes, scales, pixel, translations, metadata) -> No
         for i, (level, scale, shift) in enumerate(zip(levels, scales, translations)):
             data, order = _to_spec_order(level, axes)
             chunks = tuple(1 if a in "CZ" else min(n, 256) for a, n in zip(order, data.shape))
-            array = root.create_array(str(i), shape=data.shape, dtype=data.dtype, chunks=chunks,
-                                      chunk_key_encoding={"name": "v2", "separator": "/"}, fill_value=0)
+            array = root.create_array(
+                str(i),
+                shape=data.shape,
+                dtype=data.dtype,
+                chunks=chunks,
+                chunk_key_encoding={"name": "v2", "separator": "/"},
+                fill_value=0,
+            )
             array[...] = data
             lead = [1.0] if order.startswith("C") else []
-            datasets.append({
-                "path": str(i),
-                "coordinateTransformations": [
-                    {"type": "scale", "scale": lead + [p * s for p, s in zip(pixel, scale)]},
-                    {"type": "translation", "translation": [0.0] * len(lead) + [p * t for p, t in zip(pixel, shift)]},
-                ],
-            })
+            datasets.append(
+                {
+                    "path": str(i),
+                    "coordinateTransformations": [
+                        {"type": "scale", "scale": lead + [p * s for p, s in zip(pixel, scale)]},
+                        {
+                            "type": "translation",
+                            "translation": [0.0] * len(lead)
+                            + [p * t for p, t in zip(pixel, shift)],
+                        },
+                    ],
+                }
+            )
         _, order = _to_spec_order(levels[0], axes)
         axes_meta = []
         for a in order:
@@ -186,15 +214,29 @@ def _write_ome_tiff(path, levels, axes, scales, pixel, metadata) -> None:
             level = np.swapaxes(level, 0, 1)
         return level
 
-    if "Z" in axes and any(level.shape[axes.index("Z")] != levels[0].shape[axes.index("Z")] for level in levels):
-        raise UsageError("an OME-TIFF pyramid reduces Y and X only (each plane has its SubIFDs): "
-                         "write levels pooled along Z as OME-Zarr (.ome.zarr)")
+    if "Z" in axes and any(
+        level.shape[axes.index("Z")] != levels[0].shape[axes.index("Z")] for level in levels
+    ):
+        raise UsageError(
+            "an OME-TIFF pyramid reduces Y and X only (each plane has its SubIFDs): "
+            "write levels pooled along Z as OME-Zarr (.ome.zarr)"
+        )
     big = sum(level.nbytes for level in levels) > 2**31
-    with replace_atomically(path, suffix=suffix) as tmp, tifffile.TiffWriter(tmp, bigtiff=big, ome=True) as tif:
-        tif.write(arrange(levels[0]), subifds=len(levels) - 1, tile=tile, metadata=meta,
-                  photometric="minisblack")
+    with (
+        replace_atomically(path, suffix=suffix) as tmp,
+        tifffile.TiffWriter(tmp, bigtiff=big, ome=True) as tif,
+    ):
+        tif.write(
+            arrange(levels[0]),
+            subifds=len(levels) - 1,
+            tile=tile,
+            metadata=meta,
+            photometric="minisblack",
+        )
         for level in levels[1:]:
-            tif.write(arrange(level), subfiletype=1, tile=tile, photometric="minisblack", metadata=None)
+            tif.write(
+                arrange(level), subfiletype=1, tile=tile, photometric="minisblack", metadata=None
+            )
 
 
 def _write_geotiff(path, levels, axes, metadata) -> None:
@@ -204,13 +246,22 @@ def _write_geotiff(path, levels, axes, metadata) -> None:
     if "Z" in axes:
         raise UsageError("a GeoTIFF pyramid holds 2-D rasters (YX or YXC), not volumes")
     raster = metadata["geo"]
-    tags = raster.tags if metadata.get("window") is None else pooled_tags(raster, metadata["window"])
+    tags = (
+        raster.tags if metadata.get("window") is None else pooled_tags(raster, metadata["window"])
+    )
     tile = _tile(metadata)
     big = sum(level.nbytes for level in levels) > 2**31
-    with replace_atomically(path, suffix=Path(path).suffix) as tmp, tifffile.TiffWriter(tmp, bigtiff=big) as tif:
+    with (
+        replace_atomically(path, suffix=Path(path).suffix) as tmp,
+        tifffile.TiffWriter(tmp, bigtiff=big) as tif,
+    ):
         for i, level in enumerate(levels):
-            kwargs = dict(tile=tile, photometric="minisblack", metadata=None,
-                          planarconfig="contig" if level.ndim == 3 else None)
+            kwargs = dict(
+                tile=tile,
+                photometric="minisblack",
+                metadata=None,
+                planarconfig="contig" if level.ndim == 3 else None,
+            )
             if raster.compression is not None:
                 kwargs["compression"] = raster.compression
             if i == 0:

@@ -63,7 +63,11 @@ from ..errors import ImageError, UsageError
 from ._formats import need, replace_atomically
 
 # name -> (FFmpeg encoder, pixel format, highest crf)
-CODECS = {"h264": ("libx264", "yuv420p", 51), "ffv1": ("ffv1", "bgr0", None), "vp9": ("libvpx-vp9", "yuv420p", 63)}
+CODECS = {
+    "h264": ("libx264", "yuv420p", 51),
+    "ffv1": ("ffv1", "bgr0", None),
+    "vp9": ("libvpx-vp9", "yuv420p", 63),
+}
 # the containers that cannot hold a codec (FFmpeg's muxers refuse them)
 REFUSED = {"h264": (".webm",), "ffv1": (".mp4", ".m4v", ".mov", ".webm"), "vp9": (".avi", ".mov")}
 
@@ -71,6 +75,8 @@ REFUSED = {"h264": (".webm",), "ffv1": (".mp4", ".m4v", ".mov", ".webm"), "vp9":
 def default_codec(path) -> str:
     """H.264 everywhere, except VP9 in WebM (which holds only VP8/VP9/AV1)."""
     return "vp9" if Path(path).suffix.lower() == ".webm" else "h264"
+
+
 # FFmpeg's threads hold frames of their own: by default their number follows the core count
 # (x264: 1.5 x cores, the decoder: cores + 1), and so would the memory (measured, decoding and
 # encoding alone: a 1080p clip to 540p peaks at 235 MB with 2 cores' defaults, 327 MB with a
@@ -131,9 +137,16 @@ def _info(container, path) -> VideoInfo:
         frames = sum(1 for p in container.demux(stream) if p.size)
         if not duration:
             duration = float(frames / fps)
-    return VideoInfo(frames=int(frames), fps=fps, codec=stream.codec_context.name, duration=duration,
-                     width=stream.codec_context.width, height=stream.codec_context.height,
-                     has_audio=bool(container.streams.audio), format=container.format.name)
+    return VideoInfo(
+        frames=int(frames),
+        fps=fps,
+        codec=stream.codec_context.name,
+        duration=duration,
+        width=stream.codec_context.width,
+        height=stream.codec_context.height,
+        has_audio=bool(container.streams.audio),
+        format=container.format.name,
+    )
 
 
 def info(path) -> VideoInfo:
@@ -189,7 +202,9 @@ class VideoReader:
                     continue
                 for frame in packet.decode():
                     # the frame's own matrix (PyAV's default) and range (PyAV assumes limited)
-                    yield frame.to_ndarray(format="rgb24", src_color_range=frame.color_range or None)
+                    yield frame.to_ndarray(
+                        format="rgb24", src_color_range=frame.color_range or None
+                    )
         except av.FFmpegError as exc:
             raise ImageError(f"{self.path}: cannot decode: {exc}") from None
 
@@ -210,8 +225,12 @@ def open_video(path) -> VideoReader:
     return VideoReader(path)
 
 
-def pool_frames(frames: Iterable[np.ndarray], pool_fn: Callable[[np.ndarray], np.ndarray],
-                depth: int | None = None, stride: int | None = None) -> Iterator[np.ndarray]:
+def pool_frames(
+    frames: Iterable[np.ndarray],
+    pool_fn: Callable[[np.ndarray], np.ndarray],
+    depth: int | None = None,
+    stride: int | None = None,
+) -> Iterator[np.ndarray]:
     """Pool a stream of frames with memory bounded by the window's depth (see the module doc).
 
     Yields (h, w, 3) frames. ``depth=None``: one output per frame. ``depth=kd``: one output per
@@ -255,16 +274,27 @@ class VideoWriter:
     """Encode RGB frames to ``path`` (already the temporary name), optionally with a copied audio
     stream. ``write(frame)`` takes (h, w, 3) uint8; ``close()`` flushes."""
 
-    def __init__(self, path, fps: Fraction, codec: str | None = None, crf: int = 18, audio_template=None,
-                 color: dict | None = None):
+    def __init__(
+        self,
+        path,
+        fps: Fraction,
+        codec: str | None = None,
+        crf: int = 18,
+        audio_template=None,
+        color: dict | None = None,
+    ):
         av = _av()
         codec = default_codec(path) if codec is None else codec
         if codec not in CODECS:
             raise UsageError(f"codec {codec!r} is not supported: use one of {', '.join(CODECS)}")
         suffix = Path(path).suffix.lower()
         if suffix in REFUSED[codec]:
-            where = ", ".join(e for e in (".mkv", ".mp4", ".webm", ".avi") if e not in REFUSED[codec])
-            raise UsageError(f"{codec.upper()} cannot be stored in {suffix[1:].upper()}: write {where}")
+            where = ", ".join(
+                e for e in (".mkv", ".mp4", ".webm", ".avi") if e not in REFUSED[codec]
+            )
+            raise UsageError(
+                f"{codec.upper()} cannot be stored in {suffix[1:].upper()}: write {where}"
+            )
         top = CODECS[codec][2] or 63
         if isinstance(crf, bool) or not isinstance(crf, int) or not 0 <= crf <= top:
             raise UsageError(f"crf must be a whole number in 0..{top}, got {crf!r}")
@@ -276,7 +306,9 @@ class VideoWriter:
         self.pending: list = []  # audio packets demuxed before the first pooled frame
         self.count = 0
         # the input's colour description, kept: RGB -> YUV with its matrix and range, and tagged
-        self.color = {k: v for k, v in (color or {}).items() if v} if CODECS[codec][1] != "bgr0" else {}
+        self.color = (
+            {k: v for k, v in (color or {}).items() if v} if CODECS[codec][1] != "bgr0" else {}
+        )
 
     def _start(self, h: int, w: int) -> None:
         name, pix_fmt, _ = CODECS[self.codec]
@@ -287,9 +319,17 @@ class VideoWriter:
         threads = str(min(os.cpu_count() or 1, ENCODER_THREADS))
         if self.codec == "h264":
             self.video.options = {"crf": str(self.crf), "threads": threads, "rc-lookahead": "20"}
-        elif self.codec == "vp9":  # constant quality (no bitrate target), libvpx's faster "good" speed
-            self.video.options = {"crf": str(self.crf), "b": "0", "threads": threads, "row-mt": "1",
-                                  "deadline": "good", "cpu-used": "4"}
+        elif (
+            self.codec == "vp9"
+        ):  # constant quality (no bitrate target), libvpx's faster "good" speed
+            self.video.options = {
+                "crf": str(self.crf),
+                "b": "0",
+                "threads": threads,
+                "row-mt": "1",
+                "deadline": "good",
+                "cpu-used": "4",
+            }
         else:
             self.video.options = {"threads": threads}
         self.video.time_base = 1 / self.fps
@@ -310,9 +350,11 @@ class VideoWriter:
             self._start(*frame.shape[:2])
         out = av.VideoFrame.from_ndarray(frame, format="rgb24")
         if self.color:
-            out = out.reformat(format=CODECS[self.codec][1],
-                               dst_colorspace=_MATRICES.get(self.color.get("colorspace", 0)),
-                               dst_color_range=self.color.get("color_range"))
+            out = out.reformat(
+                format=CODECS[self.codec][1],
+                dst_colorspace=_MATRICES.get(self.color.get("colorspace", 0)),
+                dst_color_range=self.color.get("color_range"),
+            )
         out.pts = self.count
         out.time_base = 1 / self.fps
         self.count += 1
@@ -350,7 +392,9 @@ class NpyWriter:
         if self.shape is None:
             self.shape, self.dtype = frame.shape, frame.dtype
         elif frame.shape != self.shape or frame.dtype != self.dtype:
-            raise UsageError(f"frame {self.count} is {frame.shape} {frame.dtype}, not {self.shape} {self.dtype}")
+            raise UsageError(
+                f"frame {self.count} is {frame.shape} {frame.dtype}, not {self.shape} {self.dtype}"
+            )
         self.file.write(frame.tobytes())
         self.count += 1
 
@@ -365,8 +409,15 @@ class NpyWriter:
         self.file.close()
 
 
-def pool_video(src, dst, pool_fn: Callable[[np.ndarray], np.ndarray], depth: int | None = None,
-               stride: int | None = None, codec: str | None = None, crf: int = 18) -> VideoInfo | tuple:
+def pool_video(
+    src,
+    dst,
+    pool_fn: Callable[[np.ndarray], np.ndarray],
+    depth: int | None = None,
+    stride: int | None = None,
+    codec: str | None = None,
+    crf: int = 18,
+) -> VideoInfo | tuple:
     """Pool the video ``src`` into ``dst`` frame by frame (see the module doc).
 
     Returns the output's ``VideoInfo`` for a video, or its (D, h, w, 3) shape for ``.npy``.
@@ -380,8 +431,14 @@ def pool_video(src, dst, pool_fn: Callable[[np.ndarray], np.ndarray], depth: int
             on_audio = None
         else:
             template = reader.container.streams.audio[0] if reader.container.streams.audio else None
-            writer = VideoWriter(tmp, fps, codec=codec, crf=crf, audio_template=template,
-                                 color=color_tags(reader.container.streams.video[0]))
+            writer = VideoWriter(
+                tmp,
+                fps,
+                codec=codec,
+                crf=crf,
+                audio_template=template,
+                color=color_tags(reader.container.streams.video[0]),
+            )
             on_audio = writer.mux_audio if template is not None else None
         try:
             for frame in pool_frames(reader.frames(on_audio), pool_fn, depth, stride):
@@ -389,7 +446,9 @@ def pool_video(src, dst, pool_fn: Callable[[np.ndarray], np.ndarray], depth: int
         finally:
             writer.close()
         if writer.count == 0:
-            raise ImageError(f"{src}: no output frame (the video has fewer frames than the temporal window)")
+            raise ImageError(
+                f"{src}: no output frame (the video has fewer frames than the temporal window)"
+            )
     if npy:
         return (writer.count, *writer.shape)
     return info(dst)

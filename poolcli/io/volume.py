@@ -93,8 +93,13 @@ def read_nifti(path) -> Nifti:
         raise ImageError(f"{path}: cannot read as NIfTI: {exc}") from None
     slope = getattr(img.dataobj, "slope", 1.0)
     inter = getattr(img.dataobj, "inter", 0.0)
-    return Nifti(data=data, affine=np.array(img.affine, dtype=np.float64), header=img.header,
-                 slope=float(slope), inter=float(inter))
+    return Nifti(
+        data=data,
+        affine=np.array(img.affine, dtype=np.float64),
+        header=img.header,
+        slope=float(slope),
+        inter=float(inter),
+    )
 
 
 def pooled_affine(affine, window: Window) -> np.ndarray:
@@ -226,8 +231,10 @@ def _stack(data, axes: str, path, kind: str, sizes: dict) -> Stack:
     channel = "C" if "C" in axes else ("S" if "S" in axes and axes[-1] == "S" else None)
     others = [a for a in axes if a not in ("Y", "X", channel)]
     if len(others) > 1:
-        raise ImageError(f"{path}: axes {''.join(axes)} have more than one stack axis "
-                         f"({', '.join(others)}); poolcli pools one (Z or T) at a time")
+        raise ImageError(
+            f"{path}: axes {''.join(axes)} have more than one stack axis "
+            f"({', '.join(others)}); poolcli pools one (Z or T) at a time"
+        )
     depth = others[0] if others else "Z"
     order = ([axes.index(depth)] if others else []) + [axes.index("Y"), axes.index("X")]
     if channel:
