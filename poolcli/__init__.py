@@ -18,10 +18,14 @@ def __getattr__(name):
         from .api import pool
 
         return pool
-    if name in ("load_image", "save_image"):
-        from . import imageio
+    if name == "load_image":
+        from .io.read import load_image
 
-        return getattr(imageio, name)
+        return load_image
+    if name == "save_image":
+        from .io.write import save_image
+
+        return save_image
     if name == "MODES":
         from .modes import MODES
 

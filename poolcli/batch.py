@@ -1,270 +1,33 @@
-"""Inputs -> outputs plan, skip/overwrite rules, the ``--jobs`` pipeline, per-file errors.
+"""The one per-file pipeline (load -> pool -> save) and the ``--jobs`` runner.
 
-Three steps, each usable alone:
+- ``pool_file(job, settings)``: one ``inputs.Job`` -> one ``report.Record``. The only place
+  that loads, pools and saves a file: the local runner and the Dask workers
+  (``distributed``) both call it. Every per-file error becomes a failed record (the
+  one-line ``reason``); huge ``.npy``/TIFF files go strip by strip (``strips``).
+- ``execute``: run ``pool_file`` (or any ``work(job, cancel)``) over the jobs, ``workers``
+  files in flight on a thread pool (Pillow releases the GIL while decoding and encoding),
+  the pooling itself one file at a time with Numba's threads. Ctrl-C stops handing out
+  files, lets the files being written finish (writes are atomic) and re-raises
+  ``KeyboardInterrupt``.
+- ``FileTask``: one job with its settings, the unit a Dask worker receives (picklable).
+- ``configure_threads`` / ``numba_threads``: ``--threads``.
 
-1. ``find_inputs``: command-line inputs (files, folders, ``-``) -> ``Source`` list.
-   Folders list their image files (``--recursive``: and their subfolders'); symbolic links
-   inside folders are skipped unless ``follow_symlinks``, and a real directory is never
-   visited twice, so a link loop cannot loop. Hidden entries (``.name``) are skipped.
-   Paths named on the command line are always followed.
-2. ``plan_jobs``: sources -> ``Job`` list (input, output, skip or planned failure), by the
-   naming rules: ``-o FILE`` (one input), ``-o DIR`` (the tree under each folder input is
-   mirrored under DIR, never escaping it), ``-o -`` (standard output), or next to the input
-   as ``<stem>_<mode><ext>``. An input is never overwritten (real paths are compared, so
-   also through symbolic and hard links, even with ``--overwrite``); an existing output
-   fails that input unless ``--overwrite`` (replace) or ``--skip-existing`` (skip, counted
-   as done); two inputs with one output: the later ones fail.
-3. ``execute``: run ``pool_file`` (or ``vector_file``) over the jobs, ``workers`` files
-   in flight on a thread pool (Pillow releases the GIL while decoding and encoding), the
-   pooling itself one file at a time with Numba's threads. Per-file errors become failed
-   records; Ctrl-C stops handing out files, lets the files being written finish (writes
-   are atomic) and re-raises ``KeyboardInterrupt``.
-
-Usage errors (nothing to do, ``-o`` that cannot work) raise ``UsageError`` (exit 2).
+Which files and which outputs (``find_inputs``, ``plan_jobs``) is ``inputs``' job.
+The library never prints: what a caller should hear is in the records.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import stat
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
 
-from .errors import PoolcliError, UsageError
+from .errors import PoolcliError
+from .inputs import FORMATS, STDIO, Job
 from .report import FAILED, OK, SKIPPED, Record, fill_rates
-
-#: file extensions a folder is searched for (any file named on the command line is tried)
-IMAGE_EXTENSIONS = frozenset(
-    (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp",
-     ".ppm", ".pgm", ".pbm", ".pnm", ".npy")
-)
-
-#: ``--format`` value -> (Pillow format name, file extension)
-FORMATS: dict[str, tuple[str, str]] = {
-    "png": ("PNG", ".png"),
-    "jpeg": ("JPEG", ".jpg"),
-    "jpg": ("JPEG", ".jpg"),
-    "tiff": ("TIFF", ".tif"),
-    "tif": ("TIFF", ".tif"),
-    "bmp": ("BMP", ".bmp"),
-    "gif": ("GIF", ".gif"),
-    "webp": ("WEBP", ".webp"),
-    "ppm": ("PPM", ".ppm"),
-    "pgm": ("PPM", ".pgm"),
-    "pnm": ("PPM", ".pnm"),
-    "npy": ("NPY", ".npy"),
-}
-#: formats of the vector modes' files (global, spp)
-VECTOR_FORMATS = {"npy": ".npy", "json": ".json"}
-
-STDIO = "-"
-
-
-def parse_format(text: str | None, *, vector: bool = False) -> str | None:
-    """``--format`` -> its canonical name (``png``, ``jpeg``, ..., ``npy``, ``json``)."""
-    if text is None:
-        return None
-    key = text.strip().lower().lstrip(".")
-    table = VECTOR_FORMATS if vector else FORMATS
-    if key not in table:
-        raise UsageError(f"unknown --format {text!r}; choose one of: {', '.join(table)}")
-    return "jpeg" if key == "jpg" else "tiff" if key == "tif" else key
-
-
-def format_extension(fmt: str, *, vector: bool = False) -> str:
-    return VECTOR_FORMATS[fmt] if vector else FORMATS[fmt][1]
-
-
-# --------------------------------------------------------------------------------------------
-# 1. inputs
-
-
-@dataclass(frozen=True)
-class Source:
-    """One input file: its path (as given or as found), and where it sits under its folder."""
-
-    path: str
-    #: path relative to the folder it was found in (its name for a file given directly)
-    rel: str
-    #: True when found by listing a folder (not named on the command line)
-    listed: bool = False
-
-
-def find_inputs(inputs: list[str], *, recursive: bool = False, follow_symlinks: bool = False) -> list[Source]:
-    """Expand the command line's inputs; UsageError when there is nothing to do."""
-    if not inputs:
-        raise UsageError("no input given; name image files, folders, or - for standard input")
-    sources: list[Source] = []
-    empty_folders = []
-    for given in inputs:
-        if given == STDIO:
-            sources.append(Source(STDIO, "stdin"))
-        elif os.path.isdir(given):
-            found = list(_walk(given, recursive, follow_symlinks))
-            if not found:
-                empty_folders.append(given)
-            sources.extend(found)
-        else:  # a file, or something missing: loading it reports why
-            sources.append(Source(given, os.path.basename(given.rstrip("/\\")) or given))
-    if not sources:
-        where = ", ".join(empty_folders)
-        hint = "" if recursive else " (add --recursive to search subfolders)"
-        raise UsageError(f"no image files found in {where}{hint}")
-    if STDIO in (s.path for s in sources) and len(sources) > 1:
-        raise UsageError("- (standard input) must be the only input")
-    return sources
-
-
-def _walk(top: str, recursive: bool, follow_symlinks: bool):
-    """Image files under ``top`` in sorted order; each real directory is listed at most once."""
-    visited: set[tuple[int, int]] = set()
-
-    def visit(folder: str, rel: str):
-        try:
-            st = os.stat(folder)
-        except OSError:
-            return
-        key = (st.st_dev, st.st_ino)
-        if key in visited:
-            return  # a link back to a folder already listed
-        visited.add(key)
-        try:
-            with os.scandir(folder) as it:
-                entries = sorted(it, key=lambda e: e.name)
-        except OSError as exc:
-            print(f"poolcli: {folder}: cannot list: {exc.strerror or exc}", file=sys.stderr)
-            return
-        subdirs = []
-        for e in entries:
-            if e.name.startswith("."):
-                continue
-            if e.is_symlink() and not follow_symlinks:
-                continue
-            try:
-                is_dir = e.is_dir()
-                is_file = e.is_file()
-            except OSError:
-                continue
-            child_rel = f"{rel}/{e.name}" if rel else e.name
-            path = child_rel if top in (".", "./") else e.path
-            if is_dir:
-                subdirs.append((path, child_rel))
-            elif is_file and os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS:
-                yield Source(path, child_rel, listed=True)
-        if recursive:
-            for path, child_rel in subdirs:
-                yield from visit(path, child_rel)
-
-    yield from visit(top, "")
-
-
-# --------------------------------------------------------------------------------------------
-# 2. outputs
-
-
-@dataclass
-class Job:
-    source: Source
-    #: the output path, ``-`` for standard output, None when nothing is written
-    output: str | None
-    skip: bool = False
-    #: why this input fails before it is read (output exists, would overwrite an input, ...)
-    error: str | None = None
-    #: create the output's folder (outputs mirrored under -o DIR)
-    make_dirs: bool = False
-
-
-def _real(path: str) -> str:
-    return os.path.normcase(os.path.realpath(path))
-
-
-def _inode(path: str) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_dev, st.st_ino) if stat.S_ISREG(st.st_mode) else None
-
-
-def output_is_dir(output: str, sources: list[Source]) -> bool:
-    """Whether ``-o OUTPUT`` names a folder: it is one, ends with a slash, or there are many inputs."""
-    return (os.path.isdir(output) or output.endswith(("/", os.sep))
-            or len(sources) > 1 or any(s.listed for s in sources))
-
-
-def plan_jobs(sources: list[Source], *, mode: str, output: str | None = None, ext: str | None = None,
-              overwrite: bool = False, skip_existing: bool = False, vector: bool = False) -> list[Job]:
-    """Decide every output path and which inputs fail or are skipped before any work.
-
-    ``ext``: the output extension (from ``--format``); by default the input's for images,
-    ``.npy`` for vectors. ``vector``: global/spp, which write nothing without ``-o``.
-    """
-    if overwrite and skip_existing:
-        raise UsageError("give --overwrite or --skip-existing, not both")
-    if output == STDIO:
-        if len(sources) != 1:
-            raise UsageError(f"-o - (standard output) takes one input, got {len(sources)}")
-        return [Job(sources[0], STDIO)]
-
-    default_ext = ext or (".npy" if vector else None)
-    jobs: list[Job] = []
-    if output is None:
-        for s in sources:
-            if vector:
-                jobs.append(Job(s, None))
-            elif s.path == STDIO:
-                raise UsageError("standard input needs -o FILE, -o DIR/ or -o - for the result")
-            else:
-                stem, in_ext = os.path.splitext(s.path)
-                jobs.append(Job(s, f"{stem}_{mode}{default_ext or in_ext}"))
-    elif output_is_dir(output, sources):
-        if os.path.exists(output) and not os.path.isdir(output):
-            raise UsageError(f"-o {output} is a file, but {len(sources)} inputs need a folder")
-        root = _real(output)
-        for s in sources:
-            rel = "stdin" if s.path == STDIO else s.rel
-            stem, in_ext = os.path.splitext(rel)
-            new_ext = default_ext or in_ext
-            if s.path == STDIO and not new_ext:
-                raise UsageError("standard input into a folder needs --format to name the file")
-            out = os.path.join(output, (stem + new_ext) if new_ext != in_ext else rel)
-            job = Job(s, out, make_dirs=True)
-            if os.path.commonpath([root, _real(out)]) != root:
-                job.error = f"output {out} would be outside {output} (a link leads out); not written"
-            jobs.append(job)
-    else:
-        jobs.append(Job(sources[0], output))
-
-    # a file that another input of this run writes is a previous run's output: not an input
-    planned = {_real(j.output): i for i, j in enumerate(jobs) if j.output not in (None, STDIO)}
-    jobs = [j for i, j in enumerate(jobs)
-            if not (j.source.listed and planned.get(_real(j.source.path), i) != i)]
-
-    input_reals = {_real(j.source.path) for j in jobs if j.source.path != STDIO}
-    input_inodes = {i for j in jobs if j.source.path != STDIO and (i := _inode(j.source.path))}
-    first_with: dict[str, str] = {}
-    for j in jobs:
-        if j.output in (None, STDIO) or j.error:
-            continue
-        real = _real(j.output)
-        exists = os.path.lexists(j.output)
-        if exists and skip_existing:
-            j.skip = True
-        elif real in input_reals or (exists and _inode(j.output) in input_inodes):
-            j.error = f"output {j.output} is an input file; inputs are never overwritten"
-        elif real in first_with:
-            j.error = f"output {j.output} is also the output of {first_with[real]}; not overwritten"
-        elif exists and not overwrite:
-            j.error = f"output {j.output} exists (use --overwrite to replace it or --skip-existing)"
-        first_with.setdefault(real, j.source.path)
-    return jobs
-
-
-# --------------------------------------------------------------------------------------------
-# 3. the work
 
 
 @dataclass
@@ -299,13 +62,13 @@ _POOL_LOCK = threading.Lock()
 
 
 def _pool(img, s: Settings):
-    """api.run under the lock; -> (Result, compile seconds)."""
+    """api.run under the lock; -> Result (its ``compile_seconds``: what the backend spent
+    compiling or loading kernels, apart from ``pool_seconds``)."""
     from . import api
 
     with _POOL_LOCK, numba_threads(s.threads, s.backend):
-        res = api.run(img.array, s.mode, backend=s.backend, alpha_channel=img.alpha_channel,
-                      **s.geometry, **s.options)
-    return res, res.compile_seconds
+        return api.run(img.array, s.mode, backend=s.backend, alpha_channel=img.alpha_channel,
+                       **s.geometry, **s.options)
 
 
 def _describe_plan(rec: Record, res) -> None:
@@ -328,7 +91,8 @@ def _scale(s: Settings, in_shape, out_shape) -> tuple[float, float]:
 
 def pool_file(job: Job, s: Settings, cancel: threading.Event | None = None) -> Record:
     """Load, pool and save one file; every expected error becomes a failed record."""
-    from . import imageio
+    from .io.read import load_image
+    from .io.write import save_image
 
     rec = Record(input=job.source.path, output=job.output, mode=s.mode)
     if job.skip:
@@ -340,13 +104,14 @@ def pool_file(job: Job, s: Settings, cancel: threading.Event | None = None) -> R
         if _strip_sized(job, s):
             return _pool_strips(job, s, rec)
         t0 = time.perf_counter()
-        img = imageio.load_image(job.source.path, max_pixels=s.max_pixels)
+        img = load_image(job.source.path, max_pixels=s.max_pixels)
         rec.load_ms = (time.perf_counter() - t0) * 1e3
         rec.input_shape = tuple(int(n) for n in img.array.shape)
         rec.dtype = str(img.array.dtype)
         rec.input_bytes = int(img.file_bytes) if img.file_bytes else None
         _check(cancel)
-        res, compile_s = _pool(img, s)
+        res = _pool(img, s)
+        compile_s = res.compile_seconds or 0.0
         rec.compile_ms = compile_s * 1e3
         rec.pool_ms = max(res.pool_seconds - compile_s, 0.0) * 1e3
         _describe_plan(rec, res)
@@ -368,7 +133,7 @@ def pool_file(job: Job, s: Settings, cancel: threading.Event | None = None) -> R
                 kw["png_compress_level"] = s.png_compress_level
             if s.jpeg_quality is not None:
                 kw["jpeg_quality"] = s.jpeg_quality
-            rec.output_bytes = int(imageio.save_image(
+            rec.output_bytes = int(save_image(
                 job.output, res.array, img, format=fmt,
                 scale=_scale(s, rec.input_shape, rec.output_shape), **kw))
         rec.save_ms = (time.perf_counter() - t0) * 1e3
@@ -387,17 +152,19 @@ STRIP_SUFFIXES = (".npy", ".tif", ".tiff")
 
 def _strip_sized(job: Job, s: Settings) -> bool:
     """Is this a huge .npy/TIFF whose result can be written strip by strip?"""
-    from . import imageio
+    from .io.read import header
 
     src, out = job.source.path, job.output
-    if s.vector or src == STDIO or out in (None, STDIO) or s.format not in (None, "npy", "tiff", "tif"):
+    if s.vector or src == STDIO or out in (None, STDIO):
+        return False
+    if s.format not in (None, "npy", "tiff", "tif"):
         return False
     if not src.lower().endswith(STRIP_SUFFIXES) or not out.lower().endswith(STRIP_SUFFIXES):
         return False
     try:  # the file's size first: most files are far smaller, and need no second open
         if os.path.getsize(src) <= STRIP_THRESHOLD_BYTES // 4:
             return False
-        h = imageio.header(src)
+        h = header(src)
     except Exception:  # noqa: BLE001 - load_image will say what is wrong with it
         return False
     if s.max_pixels and h.width * h.height > s.max_pixels:
@@ -415,7 +182,8 @@ def _pool_strips(job: Job, s: Settings, rec: Record) -> Record:
         os.makedirs(os.path.dirname(job.output) or ".", exist_ok=True)
     t0 = time.perf_counter()
     with _POOL_LOCK, numba_threads(s.threads, s.backend):
-        strips.pool_strips(job.source.path, s.mode, backend=s.backend, out=job.output, **s.geometry, **s.options)
+        strips.pool_strips(job.source.path, s.mode, backend=s.backend, out=job.output,
+                           **s.geometry, **s.options)
     rec.pool_ms = (time.perf_counter() - t0) * 1e3
     rec.backend = s.backend
     rec.input_bytes = os.path.getsize(job.source.path)
@@ -429,24 +197,26 @@ def _pool_strips(job: Job, s: Settings, rec: Record) -> Record:
 
 def _write_vector(job: Job, values, fmt: str | None) -> int:
     """global/spp results: .npy (the array) or .json (nested lists; NaN/inf as null)."""
-    from . import imageio
+    from .io.fsio import atomic_write
+    from .io.write import save_image
 
     fmt = fmt or ("json" if job.output.lower().endswith(".json") else "npy")
     if job.make_dirs:
         os.makedirs(os.path.dirname(job.output) or ".", exist_ok=True)
     if fmt == "npy":
-        return int(imageio.save_image(job.output, values, None, format="NPY"))
+        return int(save_image(job.output, values, None, format="NPY"))
     import json
 
     data = (json.dumps(finite(values.tolist())) + "\n").encode()
-    return int(imageio.atomic_write(job.output, lambda f: f.write(data)))
+    return int(atomic_write(job.output, lambda f: f.write(data)))
 
 
 def finite(values):
     """Nested lists with NaN and infinities replaced by None (JSON has no NaN)."""
     if isinstance(values, list):
         return [finite(v) for v in values]
-    if isinstance(values, float) and (values != values or values in (float("inf"), float("-inf"))):
+    if isinstance(values, float) and (values != values
+                                      or values in (float("inf"), float("-inf"))):
         return None
     return values
 
@@ -482,8 +252,9 @@ def execute(jobs: list[Job], work, *, workers: int = 1, fail_fast: bool = False,
     """Run ``work(job, cancel)`` over the jobs; -> (records in job order, files not run).
 
     ``on_record(record)`` is called in the main thread in job order (a record waits for
-    those before it), so reports and error lines read the same with any ``--jobs``. With ``fail_fast`` the first failure stops handing out files. Ctrl-C
-    (KeyboardInterrupt) does the same, waits for the files being written, and re-raises.
+    those before it), so reports and error lines read the same with any ``--jobs``. With
+    ``fail_fast`` the first failure stops handing out files. Ctrl-C (KeyboardInterrupt) does
+    the same, waits for the files being written, and re-raises.
     """
     cancel = threading.Event()
     results: list[Record | None] = [None] * len(jobs)
@@ -572,7 +343,8 @@ def numba_threads(threads: int | None, backend: str):
     Numba's thread count is per launching thread, so it is set in the thread that pools
     (a ``--jobs`` worker) and restored afterwards; Numba is never imported just for this.
     """
-    if threads is None or backend in ("numpy", "cuda") or (backend == "auto" and "numba" not in sys.modules):
+    if (threads is None or backend in ("numpy", "cuda")
+            or (backend == "auto" and "numba" not in sys.modules)):
         yield
         return
     import numba
@@ -586,88 +358,24 @@ def numba_threads(threads: int | None, backend: str):
 
 
 @dataclass(frozen=True)
-class DaskItem:
-    """One file of a ``--dask`` batch: the same job and settings as a local run, so the
-    worker runs the very same ``pool_file`` and writes the same bytes."""
+class FileTask:
+    """One file of a batch with the settings to pool it: what a Dask worker receives
+    (``distributed``), so the worker runs the very same ``pool_file`` and writes the same
+    bytes as a local run. Plain dataclasses all the way down: picklable."""
 
     job: Job
     settings: Settings
 
-    @property
-    def input(self) -> str:
-        return self.job.source.path
-
-    @property
-    def output(self) -> str | None:
-        return self.job.output
-
-    @property
-    def mode(self) -> str:
-        return self.settings.mode
-
-
-def dask_task(item: DaskItem) -> dict:
-    """The per-file task on a Dask worker: ``pool_file`` -> the record as a plain dict."""
-    rec = pool_file(item.job, item.settings)
-    d = rec.as_dict()
-    d["values"] = rec.values
-    return d
-
-
-def execute_dask(jobs: list[Job], settings: Settings, address: str, *, on_record=None) -> tuple[list[Record], int]:
-    """``execute`` on a Dask cluster (``--dask ADDRESS``): skipped and pre-failed jobs are
-    settled here; the rest run as ``dask_task`` on the workers. Records in job order."""
-    from .distributed import run_dask
-
-    results: list[Record | None] = [None] * len(jobs)
-    remote = []
-    for i, job in enumerate(jobs):
-        if job.skip or job.error or job.output == STDIO:
-            if job.output == STDIO and not (job.skip or job.error):
-                rec = _failed(Record(input=job.source.path, mode=settings.mode), "--dask cannot write to standard output")
-            else:
-                rec = pool_file(job, settings)
-            results[i] = rec
-            if on_record is not None:
-                on_record(rec)
-        else:
-            if job.make_dirs:
-                os.makedirs(os.path.dirname(job.output) or ".", exist_ok=True)
-            remote.append(i)
-
-    def to_record(d: dict) -> Record:
-        d = {k: v for k, v in d.items() if k in FIELD_NAMES}
-        for key in ("input_shape", "output_shape", "samples"):
-            if d.get(key) is not None:
-                d[key] = tuple(d[key])
-        return Record(**d)
-
-    def received(d: dict) -> None:  # completion order: the progress bar and error lines
-        if on_record is not None:
-            on_record(to_record(d))
-
-    dicts = run_dask([DaskItem(jobs[i], settings) for i in remote], address, task=dask_task,
-                     on_result=received)
-    for i, d in zip(remote, dicts):
-        results[i] = to_record(d)
-    return [r for r in results if r is not None], 0
-
-
-FIELD_NAMES = frozenset(f for f in Record.__dataclass_fields__ if f != "values")
-
 
 __all__ = [
-    "FORMATS",
-    "IMAGE_EXTENSIONS",
-    "Job",
+    "FileTask",
     "Settings",
-    "Source",
-    "UsageError",
     "configure_threads",
     "execute",
-    "find_inputs",
-    "plan_jobs",
+    "finite",
+    "numba_threads",
     "pool_file",
+    "reason",
 ]
 
 # the states a record can have, re-exported for callers

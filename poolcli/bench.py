@@ -440,7 +440,7 @@ E2E_TOOLS = ("poolcli", "pillow script", "vips", "imagemagick")
 def run_e2e(quick=False, level=None, quality=None, reps=None, log=print, workdir=None) -> list[dict]:
     """Whole processes, start to exit, warm caches: each tool on each case, median of ``reps``."""
     try:
-        from .imageio import DEFAULT_JPEG_QUALITY, DEFAULT_PNG_COMPRESS_LEVEL
+        from .io.write import DEFAULT_JPEG_QUALITY, DEFAULT_PNG_COMPRESS_LEVEL
     except ImportError:  # pragma: no cover
         DEFAULT_JPEG_QUALITY, DEFAULT_PNG_COMPRESS_LEVEL = 90, 1
     level = DEFAULT_PNG_COMPRESS_LEVEL if level is None else level

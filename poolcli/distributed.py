@@ -1,13 +1,16 @@
 """Batches on Dask's distributed engine (the optional ``dask`` extra).
 
-One task per file, or per chunk of small files. A task loads, pools (``api.run``) and
-saves (``imageio.save_image``: a temporary file renamed into place) and returns one plain
-dict per file with the report's field names (``report.Record``). Fault tolerance comes
-from that design rather than from bookkeeping: a task has no side effect but its output
-file, written atomically, and its output depends only on its job, so when a worker dies
-the scheduler reruns its tasks elsewhere and the rerun writes the same bytes to the same
-name -- no duplicate, no partial file. Exceptions inside a task become ``failed``
-records; they never end the batch.
+One task per file, or per chunk of small files. Every file runs ``batch.pool_file``, the
+same pipeline as a local run (load, pool, save to a temporary file renamed into place),
+and comes back as one plain dict per file with the report's field names
+(``report.Record``). What travels to a worker is one type, ``batch.FileTask`` (the job
+and its settings); ``Job`` below is the library's flat description of one file, turned
+into a ``FileTask`` before anything is sent. Fault tolerance comes from that design
+rather than from bookkeeping: a task has no side effect but its output file, written
+atomically, and its output depends only on its job, so when a worker dies the scheduler
+reruns its tasks elsewhere and the rerun writes the same bytes to the same name -- no
+duplicate, no partial file. Exceptions inside a task become ``failed`` records; they
+never end the batch.
 
 Paths are opened by the workers: they must be reachable under the same names from every
 worker (a shared file system), and workers need only ``poolcli`` installed.
@@ -17,15 +20,22 @@ from __future__ import annotations
 
 import math
 import os
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .imageio import DEFAULT_MAX_PIXELS
+from . import batch, inputs
+from .errors import UsageError
+from .io.read import DEFAULT_MAX_PIXELS
+from .report import FAILED, Record
 
 #: seconds to wait for a scheduler or for a local cluster's workers to come up
 CONNECT_TIMEOUT = 30.0
+
+#: ``Job.pool`` keys that are window geometry (the rest are the backend and mode options)
+GEOMETRY_KEYS = ("size", "stride", "padding", "dilation", "ceil_mode")
+#: ``Job.save`` keys: ``io.write.save_image``'s keyword arguments
+SAVE_KEYS = ("format", "scale", "png_compress_level", "jpeg_quality")
 
 
 @dataclass(frozen=True)
@@ -38,59 +48,74 @@ class Job:
     #: keyword arguments of ``api.run``: size, stride, padding, dilation, ceil_mode, backend
     #: and the mode's options (seed, alpha, ...)
     pool: dict = field(default_factory=dict)
-    #: keyword arguments of ``imageio.save_image``: format, scale, png_compress_level, jpeg_quality
+    #: keyword arguments of ``io.write.save_image``: format (a ``--format`` name), scale
+    #: (the DPI divisor, default (1, 1)), png_compress_level, jpeg_quality
     save: dict = field(default_factory=dict)
     max_pixels: int | None = DEFAULT_MAX_PIXELS
 
 
-def as_job(job) -> Job:
-    """A dict with a ``Job``'s fields -> a ``Job``; a ``Job`` (or any object with ``input``,
-    ``output`` and ``mode`` attributes that ``task`` understands, such as the CLI's
-    ``batch.DaskItem``) passes through."""
-    return Job(**job) if isinstance(job, dict) else job
+def as_task(job) -> batch.FileTask:
+    """A ``Job``, or a dict with its fields -> the ``batch.FileTask`` that a worker runs;
+    a ``FileTask`` passes through. A ``save`` that cannot work fails that file (its
+    record says why), as a bad file does."""
+    if isinstance(job, batch.FileTask):
+        return job
+    if isinstance(job, dict):
+        job = Job(**job)
+    from . import modes
+
+    spec = modes.MODES.get(job.mode)  # an unknown mode fails in api.run, with its message
+    vector = spec is not None and spec.returns == "vector"
+    pool = dict(job.pool)
+    backend = pool.pop("backend", "auto")
+    geometry = {k: pool.pop(k) for k in GEOMETRY_KEYS if k in pool}
+    source = inputs.Source(job.input, os.path.basename(job.input) or job.input)
+    planned = inputs.Job(source, job.output)
+    settings = batch.Settings(mode=job.mode, geometry=geometry, options=pool, backend=backend,
+                              max_pixels=job.max_pixels, scale=(1, 1), vector=vector)
+    try:
+        unknown = sorted(set(job.save) - set(SAVE_KEYS))
+        if unknown:
+            raise UsageError(f"unknown save option(s) {', '.join(unknown)}; "
+                             f"choose from: {', '.join(SAVE_KEYS)}")
+        settings.format = inputs.parse_format(job.save.get("format"), vector=vector)
+        settings.scale = job.save.get("scale", settings.scale)
+        settings.png_compress_level = job.save.get("png_compress_level")
+        settings.jpeg_quality = job.save.get("jpeg_quality")
+    except UsageError as exc:
+        planned.error = str(exc)
+    return batch.FileTask(planned, settings)
 
 
-def _ms(seconds: float) -> float:
-    return round(seconds * 1000.0, 3)
+def process_task(task: batch.FileTask) -> dict:
+    """The per-file task on a worker: ``batch.pool_file`` -> the record as a plain dict
+    (``report.Record.as_dict``) with ``values`` (global/spp) added."""
+    rec = batch.pool_file(task.job, task.settings)
+    d = rec.as_dict()
+    d["values"] = rec.values
+    return d
 
 
 def process_job(job) -> dict:
-    """Load, pool, save one file; the record as a plain dict (``report.Record``'s fields).
+    """Load, pool, save one file (a ``Job``, its dict, or a ``batch.FileTask``); the record
+    as a plain dict (``report.Record``'s fields; ``values`` for global/spp).
 
-    Never raises for a bad file: the error becomes a ``failed`` record. The output is
-    written atomically, so running the same job twice leaves one identical file.
+    Never raises for a bad file: the error becomes a ``failed`` record, whose ``output``
+    is null (nothing was written). The output is written atomically, so running the same
+    job twice leaves one identical file.
     """
-    from . import api, imageio, modes
-
-    job = as_job(job)
-    rec: dict = {"input": job.input, "output": None, "status": "ok", "error": None, "mode": job.mode}
-    try:
-        t0 = time.perf_counter()
-        img = imageio.load_image(job.input, max_pixels=job.max_pixels)
-        t1 = time.perf_counter()
-        res = api.run(img.array, job.mode, alpha_channel=img.alpha_channel, **job.pool)
-        t2 = time.perf_counter()
-        out_bytes = imageio.save_image(job.output, res.array, like=img, **job.save)
-        t3 = time.perf_counter()
-    except Exception as exc:  # a bad file, a bad option, a full disk: one failed record
-        rec["status"] = "failed"
-        rec["error"] = str(exc) or type(exc).__name__
-        return rec
-    rec.update(
-        output=job.output, backend=res.backend, input_shape=list(img.array.shape),
-        output_shape=list(res.array.shape), dtype=str(res.array.dtype), input_bytes=img.file_bytes,
-        output_bytes=out_bytes, load_ms=_ms(t1 - t0), pool_ms=_ms(res.pool_seconds),
-        compile_ms=_ms(res.compile_seconds), save_ms=_ms(t3 - t2), seed=res.plan.seed,
-        samples=list(res.plan.samples) if res.plan.samples is not None else None,
-    )
-    if modes.get(job.mode).returns == "vector":
-        rec["values"] = res.array.tolist()
-    return rec
+    d = process_task(as_task(job))
+    if d["values"] is None:
+        del d["values"]
+    if d["status"] == FAILED:
+        d["output"] = None
+    return d
 
 
-def process_chunk(jobs: Sequence, task: Callable[[object], dict] = process_job) -> list[dict]:
-    """A Dask task: ``task`` on each job of a chunk, in order."""
-    return [task(job) for job in jobs]
+def process_chunk(tasks: Sequence[batch.FileTask],
+                  task: Callable[[batch.FileTask], dict] = process_job) -> list[dict]:
+    """A Dask task: ``task`` on each file of a chunk, in order."""
+    return [task(t) for t in tasks]
 
 
 def parse_address(address: str) -> tuple[str, int | None]:
@@ -102,11 +127,13 @@ def parse_address(address: str) -> tuple[str, int | None]:
     if address.startswith("local:"):
         n = address[len("local:"):]
         if not n.isdigit() or int(n) < 1:
-            raise ValueError(f"--dask local:N needs a number of workers >= 1, got {address!r}")
+            raise UsageError(f"--dask local:N needs a number of workers >= 1, got {address!r}")
         return "local", int(n)
     scheme, sep, rest = address.partition("://")
-    if not address or (sep and (scheme not in SCHEMES or not rest)) or (not sep and ":" not in address):
-        raise ValueError(f"--dask needs an address: local, local:N or tcp://HOST:PORT; got {address!r}")
+    if (not address or (sep and (scheme not in SCHEMES or not rest))
+            or (not sep and ":" not in address)):
+        raise UsageError("--dask needs an address: local, local:N or tcp://HOST:PORT; "
+                         f"got {address!r}")
     return address, None
 
 
@@ -125,15 +152,18 @@ def _local_cluster(n_workers: int | None):
     )
 
 
-def _failed(job, error: str) -> dict:
-    job = as_job(job)
-    return {"input": job.input, "output": None, "status": "failed", "error": error, "mode": job.mode}
+def _failed(task: batch.FileTask, error: str) -> dict:
+    """The record of a file whose task never came back."""
+    return {"input": task.job.source.path, "output": None, "status": FAILED, "error": error,
+            "mode": task.settings.mode}
 
 
-def _remove_stale_temporaries(jobs: Sequence[Job]) -> None:
+def _remove_stale_temporaries(tasks: Sequence[batch.FileTask]) -> None:
     """Temporary files left by a worker killed while writing (best effort, client side)."""
-    for job in jobs:
-        out = Path(job.output)
+    for task in tasks:
+        if task.job.output in (None, inputs.STDIO):
+            continue
+        out = Path(task.job.output)
         try:
             for tmp in out.parent.glob(f".{out.name}.*.poolcli-tmp"):
                 tmp.unlink()
@@ -141,17 +171,20 @@ def _remove_stale_temporaries(jobs: Sequence[Job]) -> None:
             pass
 
 
-def run_dask(jobs: Sequence, address: str = "local", *, on_result: Callable[[dict], None] | None = None,
-             chunk_size: int | None = None, task: Callable[[object], dict] = process_job,
+def run_dask(jobs: Sequence, address: str = "local", *,
+             on_result: Callable[[dict], None] | None = None, chunk_size: int | None = None,
+             task: Callable[[batch.FileTask], dict] = process_job,
              timeout: float | None = None, retries: int = 2) -> list[dict]:
-    """Run ``jobs`` (``Job`` or dicts with its fields) on a Dask cluster; one record per job,
-    in the order of ``jobs``.
+    """Run ``jobs`` (``Job``, dicts with its fields, or ``batch.FileTask``) on a Dask
+    cluster; one record per job, in the order of ``jobs``.
 
     ``address``: ``"local"`` / ``"local:N"`` (a ``LocalCluster`` of N single-threaded worker
     processes on 127.0.0.1, closed at the end) or a scheduler address (``tcp://host:port``).
     ``on_result(record)`` is called in this thread as each file completes (progress).
     ``chunk_size``: files per task (default: about 8 tasks per worker, at most 64 files a
-    task). ``task``: the per-file function (module level, importable on the workers).
+    task). ``task``: the per-file function of a ``batch.FileTask`` (module level,
+    importable on the workers: ``process_job``, or ``process_task`` for the records exactly
+    as ``pool_file`` makes them).
     ``timeout``: seconds for the whole batch; what is left then is cancelled and reported
     as failed. ``retries``: reruns of a task that raised (worker deaths are rescheduled by
     Dask itself).
@@ -159,9 +192,10 @@ def run_dask(jobs: Sequence, address: str = "local", *, on_result: Callable[[dic
     try:
         from distributed import Client, as_completed
     except ImportError:
-        raise ValueError("--dask needs Dask's distributed engine; pip install 'poolcli[dask]'") from None
+        raise UsageError("--dask needs Dask's distributed engine; "
+                         "pip install 'poolcli[dask]'") from None
 
-    jobs = [as_job(j) for j in jobs]
+    jobs = [as_task(j) for j in jobs]
     records: list[dict | None] = [None] * len(jobs)
     if not jobs:
         return []
@@ -186,8 +220,8 @@ def run_dask(jobs: Sequence, address: str = "local", *, on_result: Callable[[dic
                     try:
                         recs = fut.result()
                     except Exception as exc:  # KilledWorker after too many deaths, cancelled, ...
-                        recs = [_failed(j, f"task failed on the cluster: {exc or type(exc).__name__}")
-                                for j in chunk]
+                        why = f"task failed on the cluster: {exc or type(exc).__name__}"
+                        recs = [_failed(j, why) for j in chunk]
                     pending.discard(fut.key)
                     for i, rec in enumerate(recs):
                         records[s + i] = rec
@@ -200,7 +234,8 @@ def run_dask(jobs: Sequence, address: str = "local", *, on_result: Callable[[dic
                     fut.cancel()
                     s = start_of[fut.key]
                     for i, j in enumerate(jobs[s : s + chunk_size]):
-                        records[s + i] = _failed(j, f"not finished within the batch timeout of {timeout:g} s")
+                        why = f"not finished within the batch timeout of {timeout:g} s"
+                        records[s + i] = _failed(j, why)
                         if on_result is not None:
                             on_result(records[s + i])
         finally:
@@ -212,4 +247,51 @@ def run_dask(jobs: Sequence, address: str = "local", *, on_result: Callable[[dic
     return [r for r in records if r is not None]
 
 
-__all__ = ["Job", "parse_address", "process_chunk", "process_job", "run_dask"]
+
+def execute_dask(jobs: list[inputs.Job], settings: batch.Settings, address: str, *,
+                 on_record: Callable[[Record], None] | None = None) -> tuple[list[Record], int]:
+    """``batch.execute`` on a Dask cluster (``--dask ADDRESS``): skipped and pre-failed jobs
+    are settled here; the rest run as ``process_task`` on the workers. Records in job
+    order; ``on_record`` hears of each as it completes."""
+    results: list[Record | None] = [None] * len(jobs)
+    remote = []
+    for i, job in enumerate(jobs):
+        if job.skip or job.error or job.output == inputs.STDIO:
+            if job.output == inputs.STDIO and not (job.skip or job.error):
+                rec = Record(input=job.source.path, mode=settings.mode, status=FAILED,
+                             error="--dask cannot write to standard output")
+            else:
+                rec = batch.pool_file(job, settings)
+            results[i] = rec
+            if on_record is not None:
+                on_record(rec)
+        else:
+            if job.make_dirs:
+                os.makedirs(os.path.dirname(job.output) or ".", exist_ok=True)
+            remote.append(i)
+
+    def received(d: dict) -> None:  # completion order: the progress bar and error lines
+        if on_record is not None:
+            on_record(_to_record(d))
+
+    dicts = run_dask([batch.FileTask(jobs[i], settings) for i in remote], address,
+                     task=process_task, on_result=received)
+    for i, d in zip(remote, dicts):
+        results[i] = _to_record(d)
+    return [r for r in results if r is not None], 0
+
+
+_FIELD_NAMES = frozenset(Record.__dataclass_fields__)
+
+
+def _to_record(d: dict) -> Record:
+    """A record dict back from a worker -> the ``Record`` it was made from."""
+    d = {k: v for k, v in d.items() if k in _FIELD_NAMES}
+    for key in ("input_shape", "output_shape", "samples"):
+        if d.get(key) is not None:
+            d[key] = tuple(d[key])
+    return Record(**d)
+
+
+__all__ = ["Job", "as_task", "execute_dask", "parse_address", "process_chunk", "process_job",
+           "process_task", "run_dask"]

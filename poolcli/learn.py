@@ -18,6 +18,9 @@ Targets may have the floor-mode shape (``floor((n - k) / s) + 1``, what ``poolcl
 writes) or one more row/column (the ceil-mode shape, what Pillow's ``reduce`` and
 ImageMagick write for sizes that do not divide the image); the partial windows at the
 right/bottom edge are then left out of the fit.
+
+The kernel files of ``weighted --weights`` (``.npy`` or ``.json``) are written by
+``save_weights`` and read by ``load_weights``, both here.
 """
 
 from __future__ import annotations
@@ -27,9 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-#: file name suffixes that ``fit_folders`` considers (Pillow's formats and .npy)
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp",
-                  ".ppm", ".pgm", ".pbm", ".pnm", ".npy")
+from .inputs import IMAGE_EXTENSIONS
 
 
 @dataclass
@@ -193,7 +194,8 @@ def _index(folder: Path) -> dict[str, Path]:
         raise ValueError(f"{folder} is not a folder")
     found: dict[str, Path] = {}
     for f in sorted(folder.iterdir()):
-        if f.name.startswith(".") or not f.is_file() or f.suffix.lower() not in IMAGE_SUFFIXES:
+        # the file name suffixes a folder is searched for, as by every other command
+        if f.name.startswith(".") or not f.is_file() or f.suffix.lower() not in IMAGE_EXTENSIONS:
             continue
         if f.stem in found:
             raise ValueError(f"two files in {folder} have the stem {f.stem!r}: {found[f.stem].name} and {f.name}")
@@ -204,9 +206,10 @@ def _index(folder: Path) -> dict[str, Path]:
 def fit_folders(originals_dir, targets_dir, *, size=None, stride=None, per_channel: bool = False,
                 max_pixels: int | None = None) -> Fit:
     """Pair the files of two folders by stem (``a.png`` with ``a.jpg``), load them with
-    ``imageio.load_image``, and ``fit`` the kernel. Files without a partner are listed in
+    ``io.read.load_image``, and ``fit`` the kernel. Files without a partner are listed in
     the result (not an error, as long as one pair remains)."""
-    from . import imageio
+    from .errors import ImageError
+    from .io.read import load_image
 
     originals, targets = _index(Path(originals_dir)), _index(Path(targets_dir))
     stems = sorted(set(originals) & set(targets))
@@ -222,8 +225,8 @@ def fit_folders(originals_dir, targets_dir, *, size=None, stride=None, per_chann
     for o, t in result_pairs:
         for path, bucket in ((o, xs), (t, ys)):
             try:
-                arr = imageio.load_image(path, **kw).array
-            except imageio.ImageError as exc:
+                arr = load_image(path, **kw).array
+            except ImageError as exc:
                 raise ValueError(f"{path}: {exc}") from None
             if arr.ndim == 4:
                 raise ValueError(f"{path}: has several frames; learn fits single images")
@@ -241,7 +244,7 @@ def fit_folders(originals_dir, targets_dir, *, size=None, stride=None, per_chann
 
 def save_weights(path, weights: np.ndarray) -> int:
     """Write a kernel for ``weighted --weights``: ``.json`` (nested lists) or ``.npy``; atomic."""
-    from .imageio import atomic_write
+    from .io.fsio import atomic_write
 
     w = np.asarray(weights, dtype=np.float64)
     if str(path).lower().endswith(".json"):
@@ -250,3 +253,38 @@ def save_weights(path, weights: np.ndarray) -> int:
         data = (json.dumps(w.tolist()) + "\n").encode()
         return atomic_write(path, lambda f: f.write(data))
     return atomic_write(path, lambda f: np.save(f, w, allow_pickle=False))
+
+
+def load_weights(path) -> np.ndarray:
+    """A weight kernel for ``weighted`` from ``.npy`` (no pickle) or ``.json`` (nested lists).
+
+    Raises ``ImageError`` for a file that cannot be read as numbers.
+    """
+    from .errors import ImageError
+    from .io.fsio import one_line, open_input
+    from .io.read import npy_header
+
+    path = str(path)
+    if path.lower().endswith(".json"):
+        import json
+
+        try:
+            with open(path, encoding="utf-8") as f:
+                data = json.load(f)
+            return np.asarray(data, dtype=np.float64)
+        except OSError as exc:
+            raise ImageError(one_line(exc)) from exc
+        except (ValueError, TypeError) as exc:
+            raise ImageError(f"not a JSON array of numbers: {one_line(exc)}") from exc
+    with open_input(path) as (f, _source, _size):
+        shape, _fortran, dtype = npy_header(f)
+        if dtype.hasobject:
+            raise ImageError("the .npy file holds Python objects (pickled data), which are "
+                             "never loaded")
+        if dtype.kind not in "biuf" or dtype.fields is not None:
+            raise ImageError(f"weights of dtype {dtype} are not numbers")
+        f.seek(0)
+        try:
+            return np.load(f, allow_pickle=False)
+        except Exception as exc:
+            raise ImageError(f"cannot read the .npy data: {one_line(exc)}") from exc

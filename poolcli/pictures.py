@@ -311,7 +311,7 @@ def compare(image, *, size=2, stride=None, modes=None, scale_to: int | None = No
             font_size: int | None = None) -> np.ndarray:
     """One labelled contact sheet: the input and every mode side by side at the same scale.
 
-    ``image``: an ``imageio.Image`` (its alpha channel and mode are used) or an array
+    ``image``: an ``io.types.Image`` (its alpha channel and mode are used) or an array
     (H, W), (H, W, C) or (D, H, W, C) (first frame shown). ``size``/``stride``: the window
     of every sliding mode; adaptive and fractional pool to the same output size (fractional
     with ``seed``), stochastic uses ``seed``, weighted a normalised box kernel unless
@@ -319,7 +319,7 @@ def compare(image, *, size=2, stride=None, modes=None, scale_to: int | None = No
     every image mode). ``scale_to``: the longest side of each tile in pixels (default: the
     input's size, small inputs enlarged to at least 256, large ones reduced to 1024).
     Returns (H, W, 3) uint8, or (H, W, 4) when the image has alpha; save it with
-    ``imageio.save_image``.
+    ``io.write.save_image``.
     """
     return compare_sheet(image, size=size, stride=stride, modes=modes, scale_to=scale_to, backend=backend,
                          weights=weights, seed=seed, columns=columns, title=title, font_size=font_size).array
@@ -330,7 +330,7 @@ def compare_sheet(image, *, size=2, stride=None, modes=None, scale_to=None, back
     """``compare`` with the layout (tile boxes) kept, for tests and callers that annotate."""
     arr, alpha, mode, source = _as_array(image)
     if isinstance(weights, (str, Path)):
-        from .imageio import load_weights
+        from .learn import load_weights
 
         weights = load_weights(weights)
     tiles = compare_tiles(arr if not hasattr(image, "alpha_channel") else image, size=size, stride=stride,

@@ -331,7 +331,7 @@ def _load_weights(weights) -> np.ndarray:
         raise ValueError("weighted pooling needs weights "
                          "(--weights FILE.npy|.json, or weights=array)")
     if isinstance(weights, (str, bytes)) or hasattr(weights, "__fspath__"):
-        from .imageio import load_weights
+        from .learn import load_weights
 
         weights = load_weights(weights)
     w = np.asarray(weights, dtype=np.float64)

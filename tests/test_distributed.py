@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from poolcli import api, imageio
+from poolcli import api
 from poolcli.distributed import Job, parse_address, process_job, run_dask
+from poolcli.io.read import load_image
+from poolcli.io.write import save_image
 
 distributed = pytest.importorskip(
     "distributed", reason="Dask's distributed engine is only in the optional 'dask' extra")
@@ -40,11 +42,11 @@ def make_batch(tmp_path, n=JOBS, size=(300, 260)):
 
 
 def local_bytes(job: Job, tmp_path) -> bytes:
-    """The same job run in this process with api.run + imageio.save_image."""
-    img = imageio.load_image(job.input)
+    """The same job run in this process with api.run + io.write.save_image."""
+    img = load_image(job.input)
     y = api.run(img.array, job.mode, alpha_channel=img.alpha_channel, **job.pool).array
     ref = tmp_path / "local.png"
-    imageio.save_image(ref, y, like=img)
+    save_image(ref, y, like=img)
     return ref.read_bytes()
 
 

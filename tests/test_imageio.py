@@ -17,8 +17,11 @@ import pytest
 from PIL import Image as PILImage
 from PIL import ImageOps
 
-from poolcli import imageio
-from poolcli.imageio import ImageError, atomic_write, header, load_image, output_format, save_image
+from poolcli.errors import ImageError
+from poolcli.io.fsio import atomic_write
+from poolcli.io.read import header, load_bytes, load_image
+from poolcli.io.write import output_format, save_image
+from poolcli.learn import load_weights
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_images"
@@ -141,7 +144,7 @@ def test_pa_becomes_rgba(tmp_path):
     buf = io.BytesIO()
     im.save(buf, "TIFF")
     buf.seek(0)
-    img = imageio.load_bytes(buf.getvalue())
+    img = load_bytes(buf.getvalue())
     assert img.mode == "RGBA" and img.file_mode == "PA" and img.alpha_channel == 3
     lut = np.array([[0, 0, 0], [255, 0, 0], [0, 255, 0], [0, 0, 255]], np.uint8)
     np.testing.assert_array_equal(img.array[..., :3], lut[idx])
@@ -561,7 +564,7 @@ def test_stdin_and_stdout_in_process(samples, monkeypatch):
     n = save_image("-", img.array, like=img)  # format from like
     written = out.buffer.getvalue()
     assert n == len(written) > 0
-    back = imageio.load_bytes(written)
+    back = load_bytes(written)
     np.testing.assert_array_equal(back.array, img.array)
 
 
@@ -587,18 +590,20 @@ def test_stdin_empty_and_stdout_without_format(monkeypatch):
 
 
 def test_binary_pipe_through_a_process(samples):
-    code = ("import sys; from poolcli.imageio import load_image, save_image; "
+    code = ("import sys; from poolcli.io.read import load_image; "
+            "from poolcli.io.write import save_image; "
             "im = load_image('-'); save_image('-', im.array[::2, ::2], like=im, format='png'); "
             "print('numba' in sys.modules, 'PIL' in sys.modules, file=sys.stderr)")
     data = (samples / "coffee_palette.png").read_bytes()
     res = subprocess.run([sys.executable, "-c", code], input=data, capture_output=True, check=True)
     assert res.stderr.split() == [b"False", b"True"]  # never Numba
-    back = imageio.load_bytes(res.stdout)
+    back = load_bytes(res.stdout)
     np.testing.assert_array_equal(back.array, load_image(samples / "coffee_palette.png").array[::2, ::2])
 
 
 def test_import_is_light():
-    code = "import sys, poolcli.imageio; print(sorted(m for m in ('numba', 'PIL') if m in sys.modules))"
+    code = ("import sys, poolcli.io.read, poolcli.io.write, poolcli.io.fsio, poolcli.io.pngwrite; "
+            "print(sorted(m for m in ('numba', 'PIL') if m in sys.modules))")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert res.stdout.strip() == "[]"
 
@@ -710,7 +715,7 @@ def test_every_truncation_and_corruption_is_an_image_error(samples, name):
         variants.append(bytes(bad))
     for blob in variants:
         try:
-            img = imageio.load_bytes(blob, source=name)
+            img = load_bytes(blob, source=name)
         except ImageError as exc:
             assert "\n" not in str(exc)
         else:
@@ -774,7 +779,7 @@ def test_atomic_write_failure_keeps_old_file_and_no_temp(tmp_path, exc):
 
 @pytest.mark.parametrize("name", ["out.png", "out.bmp"])  # poolcli's PNG writer, Pillow's
 def test_save_image_interrupted_in_the_encoder(tmp_path, monkeypatch, name):
-    from poolcli import pngwrite
+    from poolcli.io import pngwrite
 
     target = tmp_path / name
     target.write_bytes(b"old")
@@ -814,17 +819,17 @@ def test_atomic_write_success_and_permissions(tmp_path):
 
 def test_load_weights(tmp_path):
     (tmp_path / "w.json").write_text("[[1, 2], [3, 4.5]]")
-    np.testing.assert_array_equal(imageio.load_weights(tmp_path / "w.json"), [[1, 2], [3, 4.5]])
+    np.testing.assert_array_equal(load_weights(tmp_path / "w.json"), [[1, 2], [3, 4.5]])
     np.save(tmp_path / "w.npy", np.eye(3))
-    np.testing.assert_array_equal(imageio.load_weights(tmp_path / "w.npy"), np.eye(3))
+    np.testing.assert_array_equal(load_weights(tmp_path / "w.npy"), np.eye(3))
     np.save(tmp_path / "p.npy", np.array([{}], dtype=object), allow_pickle=True)
     with pytest.raises(ImageError, match="Python objects"):
-        imageio.load_weights(tmp_path / "p.npy")
+        load_weights(tmp_path / "p.npy")
     (tmp_path / "bad.json").write_text("[[1, 'a']]")
     with pytest.raises(ImageError, match="numbers"):
-        imageio.load_weights(tmp_path / "bad.json")
+        load_weights(tmp_path / "bad.json")
     with pytest.raises(ImageError, match="no such file"):
-        imageio.load_weights(tmp_path / "none.npy")
+        load_weights(tmp_path / "none.npy")
 
 
 def test_image_is_array_like(samples):
@@ -835,7 +840,7 @@ def test_image_is_array_like(samples):
 
 @pytest.mark.parametrize("mode", ["1", "L", "LA", "RGB", "RGBA", "CMYK", "I;16", "I;16B", "I", "F", "P"])
 def test_pixels_come_out_in_one_raw_copy(mode):
-    from poolcli.imageio import _as_array, _raw_array
+    from poolcli.io.read import _as_array, _raw_array
 
     rgb = PILImage.open(SAMPLES / "coffee.bmp").convert("RGB").crop((0, 0, 37, 23))
     im = rgb.convert(mode) if mode != "I;16B" else rgb.convert("I;16").convert("I;16B")

@@ -117,11 +117,9 @@ def test_fit_folders_pairs_by_stem_and_reports_strays(tmp_path):
 
     out = tmp_path / "w.npy"
     learn.save_weights(out, fit.weights)
-    from poolcli import imageio
-
-    np.testing.assert_array_equal(imageio.load_weights(out), fit.weights)
+    np.testing.assert_array_equal(learn.load_weights(out), fit.weights)
     learn.save_weights(tmp_path / "w.json", fit.weights)
-    np.testing.assert_allclose(imageio.load_weights(tmp_path / "w.json"), fit.weights)
+    np.testing.assert_allclose(learn.load_weights(tmp_path / "w.json"), fit.weights)
 
 
 def test_fit_folders_without_pairs_says_so(tmp_path):

@@ -8,7 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from poolcli import api, imageio, modes, pictures
+from poolcli import api, modes, pictures
+from poolcli.io.read import load_image
+from poolcli.io.types import Image
+from poolcli.io.write import save_image
 
 
 def _synthetic(h=64, w=96) -> np.ndarray:
@@ -73,7 +76,7 @@ def test_compare_returns_the_array_and_it_saves_as_png(tmp_path):
     a = pictures.compare(x, size=4, modes=["max", "min"], title="")
     assert a.shape[2] == 3 and a.dtype == np.uint8
     out = tmp_path / "sheet.png"
-    imageio.save_image(out, a)
+    save_image(out, a)
     with PILImage.open(out) as im:
         assert im.size == (a.shape[1], a.shape[0]) and im.mode == "RGB"
 
@@ -83,7 +86,7 @@ def test_grayscale_alpha_16bit_and_float_inputs():
     assert pictures.compare(gray, modes=["max"]).shape[2] == 3
     rgba = np.dstack([_synthetic(), np.full((64, 96), 255, np.uint8)])
     rgba[:, :20, 3] = 0
-    img = imageio.Image(rgba, "RGBA", 3, "PNG")
+    img = Image(rgba, "RGBA", 3, "PNG")
     sheet = pictures.compare_sheet(img, modes=["avg"])
     assert sheet.array.shape[2] == 4
     assert (_region(sheet, sheet.boxes[1][1])[:, :10, 3] == 0).all()  # transparency kept
@@ -122,7 +125,7 @@ def test_scale_to_sets_the_tile_size():
 
 
 def test_compare_on_a_real_photo(samples: Path):
-    img = imageio.load_image(samples / "chelsea.png")
+    img = load_image(samples / "chelsea.png")
     sheet = pictures.compare_sheet(img, size=8)
     assert len(sheet.tiles) == 1 + len(pictures.image_modes())
     for tile, (band, pic) in zip(sheet.tiles, sheet.boxes):
@@ -157,7 +160,7 @@ def test_pyramid_that_runs_out_of_pixels_says_how_many_levels_fit():
 def test_pyramid_takes_an_image_with_alpha():
     rgba = np.dstack([_synthetic(32, 32), np.zeros((32, 32), np.uint8)])
     rgba[..., 3] = 255
-    levels = pictures.pyramid(imageio.Image(rgba, "RGBA", 3, "PNG"), 2, "avg")
+    levels = pictures.pyramid(Image(rgba, "RGBA", 3, "PNG"), 2, "avg")
     assert levels[-1].shape == (8, 8, 4)
 
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from poolcli import imageio, pngwrite
+from poolcli.io import pngwrite
+from poolcli.io.write import save_image
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_images"
 
@@ -103,12 +104,12 @@ def test_save_image_uses_it_and_keeps_the_rest_on_pillow(tmp_path, monkeypatch):
     real = pngwrite.write_png
     monkeypatch.setattr(pngwrite, "write_png", lambda *a, **k: (calls.append(a[2]), real(*a, **k)))
     x = _image(np.uint8, 3, 20, 30)
-    imageio.save_image(tmp_path / "a.png", x)
+    save_image(tmp_path / "a.png", x)
     assert calls == ["RGB"]
     np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "a.png")), x)
     frames = np.stack([x, x[::-1]])
-    imageio.save_image(tmp_path / "b.png", frames)  # APNG: Pillow's writer
+    save_image(tmp_path / "b.png", frames)  # APNG: Pillow's writer
     assert calls == ["RGB"]
     assert Image.open(tmp_path / "b.png").n_frames == 2
-    imageio.save_image(tmp_path / "c.png", np.arange(12, dtype=np.int32).reshape(3, 4) * 9000)
+    save_image(tmp_path / "c.png", np.arange(12, dtype=np.int32).reshape(3, 4) * 9000)
     assert calls == ["RGB", "I;16"]  # int32 into PNG: clipped to 16 bits, then written here

@@ -33,7 +33,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFile
 
-from poolcli import cli, imageio
+from poolcli import cli
+from poolcli.io import fsio
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_images"
 TMP_SUFFIX = ".poolcli-tmp"
@@ -580,7 +581,7 @@ class FullDisk(io.RawIOBase):
 def test_full_disk_fails_the_file_and_leaves_no_temporary(inputs, tmp_path, capsys, monkeypatch, fmt):
     """The write fails after 100 bytes with ENOSPC: that file fails with 'No space left on
     device', the previous output stays, no temporary file stays, the batch goes on."""
-    real = imageio.atomic_write
+    real = fsio.atomic_write
     calls = []
 
     def atomic_write(path, write):
@@ -588,7 +589,7 @@ def test_full_disk_fails_the_file_and_leaves_no_temporary(inputs, tmp_path, caps
         room = 100 if len(calls) == 2 else 10**9  # only the second file meets a full disk
         return real(path, lambda f: write(FullDisk(f, room)))
 
-    monkeypatch.setattr(imageio, "atomic_write", atomic_write)
+    monkeypatch.setattr(fsio, "atomic_write", atomic_write)
     out = tmp_path / "out"
     out.mkdir()
     code, js, err = main(capsys, "avg", inputs, "-o", out, "--format", fmt, "--json", "--backend", "numpy",
@@ -706,7 +707,7 @@ def test_ctrl_c_in_process_keeps_finished_outputs(tmp_path, capsys, monkeypatch,
     for i in range(6):
         shutil.copy(SAMPLES / "coffee.bmp", src / f"f{i}.bmp")
     before = hashes(src)
-    real = imageio.atomic_write
+    real = fsio.atomic_write
     calls = []
 
     def atomic_write(path, write):
@@ -718,7 +719,7 @@ def test_ctrl_c_in_process_keeps_finished_outputs(tmp_path, capsys, monkeypatch,
             return real(path, interrupted)
         return real(path, write)
 
-    monkeypatch.setattr(imageio, "atomic_write", atomic_write)
+    monkeypatch.setattr(fsio, "atomic_write", atomic_write)
     out = tmp_path / "out"
     code, _, err = main(capsys, "max", src, "-o", out, "--jobs", jobs, "--backend", "numpy", "-q")
     assert code == 130 and "Traceback" not in err

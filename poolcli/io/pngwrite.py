@@ -37,7 +37,8 @@ def handles(mode: str, frames: int) -> bool:
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)))
+    crc = zlib.crc32(data, zlib.crc32(kind))
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
 
 
 def filter_rows(rows: np.ndarray, bpp: int) -> np.ndarray:
@@ -87,7 +88,8 @@ def deflate(data: np.ndarray, level: int) -> bytes:
     def part(i: int) -> bytes:
         c = zlib.compressobj(level, zlib.DEFLATED, -15)  # raw deflate: one header for all
         last = i == parts - 1
-        return c.compress(mv[cuts[i]:cuts[i + 1]]) + c.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
+        flush = zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH
+        return c.compress(mv[cuts[i]:cuts[i + 1]]) + c.flush(flush)
 
     futures = [_executor().submit(part, i) for i in range(parts - 1)]
     tail = part(parts - 1)  # this thread deflates the last part meanwhile
@@ -99,8 +101,8 @@ def deflate(data: np.ndarray, level: int) -> bytes:
     return bytes((cmf, flg)) + body + struct.pack(">I", zlib.adler32(mv))
 
 
-def write_png(f, frame: np.ndarray, mode: str, compress_level: int, icc_profile: bytes | None = None,
-              dpi=None) -> None:
+def write_png(f, frame: np.ndarray, mode: str, compress_level: int,
+              icc_profile: bytes | None = None, dpi=None) -> None:
     """Write one (H, W, C) frame (uint8; uint16 for ``I;16``) as PNG to the binary file ``f``."""
     color_type, channels = _COLOR_TYPE[mode]
     h, w = frame.shape[:2]
@@ -109,11 +111,13 @@ def write_png(f, frame: np.ndarray, mode: str, compress_level: int, icc_profile:
     bpp = channels * depth // 8
     rows = data.reshape(h, -1).view(np.uint8)
     if rows.shape[1] != w * bpp:
-        raise ValueError(f"a {mode} PNG needs {channels} channel(s), got an array of shape {frame.shape}")
+        raise ValueError(f"a {mode} PNG needs {channels} channel(s), got an array of shape "
+                         f"{frame.shape}")
     level = int(compress_level)
     filtered = filter_rows(rows, bpp) if level > 0 else np.concatenate(
         [np.zeros((h, 1), np.uint8), rows], axis=1)
-    out = [b"\x89PNG\r\n\x1a\n", _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, color_type, 0, 0, 0))]
+    ihdr = struct.pack(">IIBBBBB", w, h, depth, color_type, 0, 0, 0)
+    out = [b"\x89PNG\r\n\x1a\n", _chunk(b"IHDR", ihdr)]
     if icc_profile:
         out.append(_chunk(b"iCCP", b"ICC Profile\0\0" + zlib.compress(icc_profile)))
     if dpi:
