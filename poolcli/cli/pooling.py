@@ -104,7 +104,7 @@ def prepare(mode: str, kw: dict):
             raise ValueError(f"cannot read --weights {kw['weights']}: "
                              f"{batch.reason(exc)}") from None
     geometry, given = window.given(), opts.given()
-    checks.validate(spec, geometry, given)
+    checked = checks.validate(spec, geometry, given)
 
     sources = inputs.find_inputs(kw["inputs"], recursive=kw["recursive"],
                                  follow_symlinks=kw["follow_symlinks"], on_warning=common.warn)
@@ -123,7 +123,7 @@ def prepare(mode: str, kw: dict):
         mode=mode, geometry=geometry, options=given, backend=kw["backend"],
         max_pixels=kw["max_pixels"] if kw["max_pixels"] is not None else DEFAULT_MAX_PIXELS,
         format=fmt, png_compress_level=kw.get("png_compress_level"),
-        jpeg_quality=kw.get("jpeg_quality"), scale=checks.dpi_scale(spec, geometry, given),
+        jpeg_quality=kw.get("jpeg_quality"), scale=checks.dpi_scale(checked),
         vector=vector, threads=kw["threads"])
     if settings.max_pixels == 0:
         settings.max_pixels = None
