@@ -171,8 +171,8 @@ def _walk(top: str, recursive: bool, follow_symlinks: bool,
             path = child_rel if top in (".", "./") else e.path
             if is_dir:
                 subdirs.append((path, child_rel))
-            elif is_file and split_ext(e.name)[1].lower() in (IMAGE_EXTENSIONS
-                                                               | FORMAT_EXTENSIONS):
+            elif is_file and (os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS
+                              or split_ext(e.name)[1].lower() in FORMAT_EXTENSIONS):
                 yield Source(path, child_rel, listed=True)
         if recursive:
             for path, child_rel in subdirs:

@@ -295,3 +295,22 @@ def test_missing_extra_is_one_line_naming_it(module, extra, maker, tmp_path, mon
     assert line in r.output
     r = invoke("info", path)
     assert r.exit_code == 1 and f'pip install "poolcli[{extra}]"' in r.output
+
+
+def test_folders_find_the_formats_and_names_keep_double_suffixes(tmp_path):
+    from poolcli import inputs
+
+    src = tmp_path / "scans"
+    src.mkdir()
+    make_nifti(src / "brain.nii.gz")
+    make_ome(src / "cells.ome.tif")
+    (src / "notes.gz").write_bytes(b"x")
+    found = [s.rel for s in inputs.find_inputs([str(src)])]
+    assert found == ["brain.nii.gz", "cells.ome.tif"]
+    assert inputs.split_ext("a/brain.nii.gz") == ("a/brain", ".nii.gz")
+    assert inputs.split_ext("x.OME.TIF") == ("x", ".OME.TIF")
+    assert inputs.split_ext(".nii.gz") == (".nii", ".gz")
+    r = invoke("max", src, "-k", "2x2x2", "-o", tmp_path / "out")
+    assert r.exit_code == 0, r.output
+    assert nib.load(str(tmp_path / "out" / "brain.nii.gz")).shape == (4, 5, 6)
+    assert ome_sizes(tmp_path / "out" / "cells.ome.tif")["Z"] == 4.0
