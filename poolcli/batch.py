@@ -50,6 +50,9 @@ class Settings:
     vector: bool = False
     #: --threads: Numba threads of the CPU kernels (None: all cores)
     threads: int | None = None
+    #: video output: --codec (None: H.264, VP9 in WebM) and --crf (None: 18)
+    codec: str | None = None
+    crf: int | None = None
 
 
 class Cancelled(Exception):
@@ -69,6 +72,17 @@ def _pool(img, s: Settings):
     with _POOL_LOCK, numba_threads(s.threads, s.backend):
         return api.run(img.array, s.mode, backend=s.backend, alpha_channel=img.alpha_channel,
                        **s.geometry, **s.options)
+
+
+def _run(array, s: Settings, mode: str | None = None, **window):
+    """api.run of a format's array (``formats``) under the lock: ``s``'s mode, window and
+    options, ``window``/``mode`` overriding them (a video's temporal chunks)."""
+    from . import api
+
+    geometry = {**s.geometry, **window}
+    options = s.options if mode in (None, s.mode) else {}  # another mode: its defaults
+    with _POOL_LOCK, numba_threads(s.threads, s.backend):
+        return api.run(array, mode or s.mode, backend=s.backend, **geometry, **options)
 
 
 def _describe_plan(rec: Record, res) -> None:
@@ -91,6 +105,7 @@ def _scale(s: Settings, in_shape, out_shape) -> tuple[float, float]:
 
 def pool_file(job: Job, s: Settings, cancel: threading.Event | None = None) -> Record:
     """Load, pool and save one file; every expected error becomes a failed record."""
+    from . import formats
     from .io.read import load_image
     from .io.write import save_image
 
@@ -103,6 +118,11 @@ def pool_file(job: Job, s: Settings, cancel: threading.Event | None = None) -> R
     try:
         if _strip_sized(job, s):
             return _pool_strips(job, s, rec)
+        kind = formats.kind(job.source.path) if job.source.path != STDIO else None
+        if kind is not None:  # video, NIfTI, TIFF stack, GeoTIFF: metadata kept and updated
+            _check(cancel)
+            formats.pool_format(kind, job, s, rec, lambda a, **kw: _run(a, s, **kw))
+            return fill_rates(rec)
         t0 = time.perf_counter()
         img = load_image(job.source.path, max_pixels=s.max_pixels)
         rec.load_ms = (time.perf_counter() - t0) * 1e3

@@ -26,12 +26,16 @@ field                   meaning
 ``megapixels_per_s``    input megapixels per second of ``pool_ms``
 ``seed``                the seed of random modes (fractional, stochastic, mixed --random)
 ``samples``             fractional pooling's samples ``[uh, uw]``
+``frames``              video: the input's frames (else null)
+``frames_per_s``        video: input frames per second of the file's wall time (decode, pool,
+                        encode; its ``save_ms`` holds decoding and encoding, interleaved)
+``frame_rate``          video: the output's frame rate (the input's / the temporal stride)
 ======================  ================================================================
 
 The summary object has ``"summary": true`` and ``files``, ``ok``, ``skipped``, ``failed``,
 ``cancelled``, ``input_bytes``, ``output_bytes``, ``input_megapixels``, ``load_ms``,
 ``pool_ms``, ``compile_ms``, ``save_ms``, ``wall_ms`` and ``megapixels_per_s`` (input
-megapixels per second of wall time).
+megapixels per second of wall time); with videos also ``frames`` and ``frames_per_s``.
 
 Plain Python plus rich (no NumPy): shapes are tuples of ints.
 """
@@ -71,6 +75,9 @@ class Record:
     megapixels_per_s: float | None = None
     seed: int | None = None
     samples: tuple[float, float] | None = None
+    frames: int | None = None
+    frames_per_s: float | None = None
+    frame_rate: float | None = None
     #: values of vector modes (global, spp); not a report field, printed by the CLI
     values: list | None = field(default=None, repr=False)
 
@@ -80,7 +87,8 @@ class Record:
         for key in ("input_shape", "output_shape", "samples"):
             if d[key] is not None:
                 d[key] = list(d[key])
-        for key in ("load_ms", "pool_ms", "compile_ms", "save_ms", "megapixels_per_s", "reduction"):
+        for key in ("load_ms", "pool_ms", "compile_ms", "save_ms", "megapixels_per_s", "reduction",
+                    "frames_per_s", "frame_rate"):
             if d[key] is not None:
                 d[key] = round(float(d[key]), 3)
         return d
@@ -121,7 +129,7 @@ def summarize(records: list[Record], wall_seconds: float, cancelled: int = 0) ->
         return round(sum(getattr(r, name) or 0 for r in records), 3)
 
     mpix = sum(pixels(r.input_shape) for r in records if r.status == OK) / 1e6
-    return {
+    summary = {
         "summary": True,
         "files": len(records),
         "ok": sum(r.status == OK for r in records),
@@ -138,6 +146,11 @@ def summarize(records: list[Record], wall_seconds: float, cancelled: int = 0) ->
         "wall_ms": round(wall_seconds * 1e3, 3),
         "megapixels_per_s": round(mpix / wall_seconds, 3) if wall_seconds > 0 else None,
     }
+    frames = sum(r.frames or 0 for r in records if r.status == OK)
+    if frames:  # videos in the batch: their frames, and frames per second of wall time
+        summary["frames"] = frames
+        summary["frames_per_s"] = round(frames / wall_seconds, 3) if wall_seconds > 0 else None
+    return summary
 
 
 # --------------------------------------------------------------------------------------------
