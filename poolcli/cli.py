@@ -124,6 +124,8 @@ def _common_options(vector: bool) -> dict[str, inspect.Parameter]:
                metavar="0-9", help="PNG compression level (default 1: fast)", panel=OUTPUT),
         _param("jpeg_quality", int | None, None, "--jpeg-quality", min=1, max=100, metavar="1-100",
                help="JPEG quality (default 90)", panel=OUTPUT),
+        _param("strip", bool, False, "--strip",
+               help="write no metadata (EXIF, XMP, text chunks, ICC profile, DPI)", panel=OUTPUT),
         # running
         _param("recursive", bool, False, "-r", "--recursive",
                help="descend into subfolders of folder inputs", panel=RUN),
@@ -154,7 +156,8 @@ def _common_options(vector: bool) -> dict[str, inspect.Parameter]:
                panel=RUN),
     ]
     if vector:
-        opts = [p for p in opts if p.name not in ("png_compress_level", "jpeg_quality", "dask")]
+        opts = [p for p in opts if p.name not in ("png_compress_level", "jpeg_quality", "dask",
+                                                  "strip")]
     return {p.name: p for p in opts}
 
 
@@ -326,7 +329,8 @@ def prepare(mode: str, kw: dict):
         mode=mode, geometry=geometry, options=opts, backend=kw["backend"],
         max_pixels=kw["max_pixels"] if kw["max_pixels"] is not None else DEFAULT_MAX_PIXELS,
         format=fmt, png_compress_level=kw.get("png_compress_level"),
-        jpeg_quality=kw.get("jpeg_quality"), scale=scale, vector=vector, threads=kw["threads"])
+        jpeg_quality=kw.get("jpeg_quality"), scale=scale, vector=vector, threads=kw["threads"],
+        strip=bool(kw.get("strip")))
     if settings.max_pixels == 0:
         settings.max_pixels = None
     return settings, jobs
@@ -487,6 +491,8 @@ def run_mode(mode: str, kw: dict) -> None:
         if progress is not None:
             progress.stop()
     summary = report.summarize(records, time.perf_counter() - t_start, cancelled)
+    for line in report.warning_lines(records):  # once per run, grouped (records hold them all)
+        print(report.printable(f"{PROG}: warning: {line}"), file=sys.stderr, flush=True)
     if kw["json"]:
         print(report.json_line(summary), flush=True)
     if settings.vector and not kw["json"] and kw["output"] != "-":
@@ -581,7 +587,7 @@ def info_command(
     rows, failed = [], 0
     for s in sources:
         try:
-            img = load_image(s.path, max_pixels=limit)
+            img = load_image(s.path, max_pixels=limit, pages=True)
         except Exception as exc:  # noqa: BLE001 - one line per unreadable file
             print(f"{PROG}: {s.path}: {batch.reason(exc)}", file=sys.stderr, flush=True)
             failed += 1
@@ -589,7 +595,9 @@ def info_command(
         row = {"input": s.path, "format": img.format, "mode": img.mode,
                "shape": [int(n) for n in img.array.shape], "dtype": str(img.array.dtype),
                "frames": int(img.frames), "alpha_channel": img.alpha_channel,
-               "file_bytes": int(img.file_bytes)}
+               "bits": _bits(img), "file_bytes": int(img.file_bytes)}
+        if img.pages is not None:
+            row["page_shapes"] = [[int(n) for n in p.shape] for p in img.pages]
         if json_:
             import json
 
@@ -600,14 +608,23 @@ def info_command(
         from rich.text import Text
 
         table = Table(box=None, pad_edge=False, header_style="bold")
-        for col in ("file", "format", "mode", "shape", "dtype", "frames", "bytes"):
-            table.add_column(col, justify="right" if col in ("frames", "bytes") else "left", overflow="fold")
+        for col in ("file", "format", "mode", "bits", "shape", "dtype", "frames", "bytes"):
+            table.add_column(col, justify="right" if col in ("bits", "frames", "bytes") else "left",
+                             overflow="fold")
         for r in rows:
-            table.add_row(Text(r["input"]), r["format"], r["mode"], "x".join(map(str, r["shape"])),
-                          r["dtype"], str(r["frames"]), f"{r['file_bytes']:,}")
+            table.add_row(Text(r["input"]), r["format"], r["mode"], str(r["bits"]),
+                          "x".join(map(str, r["shape"])), r["dtype"], str(r["frames"]),
+                          f"{r['file_bytes']:,}")
         _stdout_console().print(table)
     if failed:
         raise typer.Exit(1)
+
+
+def _bits(img) -> int:
+    """Bits per sample as stored in the file (1 for bilevel images; a .npy's dtype size)."""
+    if img.file_mode == "1":
+        return 1
+    return 1 if img.array.dtype.kind == "b" else int(img.array.dtype.itemsize * 8)
 
 
 @app.command("modes", rich_help_panel="Tools")
