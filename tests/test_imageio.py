@@ -378,11 +378,17 @@ def test_16_bit_to_8_bit_rounds_v_over_257(tmp_path):
     expected = np.rint(v / 257).astype(np.uint8)
     save_image(tmp_path / "x.bmp", v)
     np.testing.assert_array_equal(load_image(tmp_path / "x.bmp").array, expected)
-    rgb16 = np.dstack([v, v, v])  # 16-bit colour: 8-bit in every image format
-    save_image(tmp_path / "x.png", rgb16)
-    back = load_image(tmp_path / "x.png")
+    rgb16 = np.dstack([v, v, v])  # 16-bit colour: 8-bit in the 8-bit formats, and said so
+    warnings: list = []
+    save_image(tmp_path / "x.bmp", rgb16, warnings=warnings)
+    assert warnings == ["16-bit colour reduced to 8 bits (BMP holds 8)"]
+    back = load_image(tmp_path / "x.bmp")
     assert back.mode == "RGB"
     np.testing.assert_array_equal(back.array, np.dstack([expected] * 3))
+    save_image(tmp_path / "x.png", rgb16)  # PNG holds it whole
+    back = load_image(tmp_path / "x.png")
+    assert back.mode == "RGB;16"
+    np.testing.assert_array_equal(back.array, rgb16)
 
 
 def test_float_to_8_bit_takes_0_1(tmp_path):

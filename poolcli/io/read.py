@@ -62,6 +62,8 @@ from __future__ import annotations
 import io
 import math
 import struct
+import threading
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -84,34 +86,46 @@ _FORMAT_ALIASES = {"MPO": "JPEG"}
 # --------------------------------------------------------------------------- limits
 
 
-def _open(f):
-    """``PIL.Image.open`` without its process-wide decompression-bomb check.
+_local = threading.local()
+_guard_lock = threading.Lock()
 
-    Pillow's check reads the global ``MAX_IMAGE_PIXELS``; lifting it while poolcli reads would
-    lift it for every other thread of the process too. Instead the plugins are tried here as
-    ``Image.open`` tries them (same order, same accept tests), and the caller checks the size
-    against ``--max-pixels`` before any pixel is decoded. Raises ``UnidentifiedImageError``.
-    """
+
+def _open(f):
+    """``PIL.Image.open`` for a poolcli read (call it inside ``_reading()``)."""
     from PIL import Image as PILImage
 
     f.seek(0)
-    prefix = f.read(16)
-    tried: set[str] = set()
-    for loader in (PILImage.preinit, PILImage.init):
-        loader()
-        for fmt in list(PILImage.ID):
-            if fmt in tried:
-                continue
-            tried.add(fmt)
-            factory, accept = PILImage.OPEN[fmt]
-            try:
-                ok = not accept or accept(prefix)
-                if ok and not isinstance(ok, str):
-                    f.seek(0)
-                    return factory(f, "")
-            except (SyntaxError, IndexError, TypeError, struct.error):
-                continue
-    raise PILImage.UnidentifiedImageError("cannot identify image file")
+    return PILImage.open(f)
+
+
+@contextmanager
+def _reading():
+    """Pillow's decompression-bomb check off in this thread only, while poolcli reads.
+
+    Our check (``--max-pixels``, from the header, before any decoding) replaces it. Pillow's
+    check reads the global ``MAX_IMAGE_PIXELS``, and lifting that would lift it for every
+    thread of the process; instead ``PIL.Image._decompression_bomb_check`` is wrapped once
+    by a function that skips it in a thread that is inside a poolcli read and calls the
+    original everywhere else, so Pillow's limit (and its warning) stays in force for all
+    other code.
+    """
+    from PIL import Image as PILImage
+
+    with _guard_lock:
+        current = PILImage._decompression_bomb_check
+        if not getattr(current, "_poolcli_guard", False):
+            def check(*args, **kwargs):
+                if getattr(_local, "depth", 0):
+                    return None
+                return current(*args, **kwargs)
+
+            check._poolcli_guard = True  # type: ignore[attr-defined]
+            PILImage._decompression_bomb_check = check
+    _local.depth = getattr(_local, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _local.depth -= 1
 
 
 def _check_pixels(width: int, height: int, max_pixels: int | None) -> None:
@@ -516,6 +530,11 @@ def _is_tiff(f) -> bool:
 
 
 def _load_pil(f, source, size, max_pixels, pages: bool = False) -> Image:
+    with _reading():
+        return _load_pil_checked(f, source, size, max_pixels, pages)
+
+
+def _load_pil_checked(f, source, size, max_pixels, pages: bool) -> Image:
     from PIL import Image as PILImage
 
     try:
@@ -651,7 +670,7 @@ def header(path) -> Header:
         from PIL import Image as PILImage
 
         try:
-            with _open(f) as im:
+            with _reading(), _open(f) as im:
                 fmt = _FORMAT_ALIASES.get(im.format, im.format or "unknown")
                 w, h = im.size
                 frames = 1 if fmt == "JPEG" else int(getattr(im, "n_frames", 1))
