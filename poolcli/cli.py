@@ -492,7 +492,7 @@ def run_mode(mode: str, kw: dict) -> None:
             progress.stop()
     summary = report.summarize(records, time.perf_counter() - t_start, cancelled)
     for line in report.warning_lines(records):  # once per run, grouped (records hold them all)
-        print(report.printable(f"{PROG}: warning: {line}"), file=sys.stderr, flush=True)
+        print(report.printable(f"{PROG} warning: {line}"), file=sys.stderr, flush=True)
     if kw["json"]:
         print(report.json_line(summary), flush=True)
     if settings.vector and not kw["json"] and kw["output"] != "-":

@@ -449,6 +449,8 @@ def _deep_mode(arr: np.ndarray, what: str) -> str:
         return "F"
     if c == 1 and arr.dtype == np.int32:
         return "I"
+    if arr.dtype.kind in "uif" and 1 <= c <= 4:
+        return "raw"  # samples as stored (float colour, ...): pooled alike, written by tifffile
     raise ImageError(f"{what} with {c} sample(s) of {arr.dtype} per pixel is not supported")
 
 

@@ -41,7 +41,8 @@ class Image:
     #: several frames; for .npy, exactly the file's array
     array: np.ndarray
     #: Pillow mode of the pixels after normalisation ("L", "LA", "RGB", "RGBA", "CMYK",
-    #: "I;16", "I", "F"; "LA;16", "RGB;16", "RGBA;16" for 16-bit colour), or "npy"
+    #: "I;16", "I", "F"; "LA;16", "RGB;16", "RGBA;16" for 16-bit colour; "raw" for TIFF
+    #: samples no Pillow mode holds, such as float colour, read by tifffile), or "npy"
     mode: str
     #: index of the alpha channel along the last axis, or None
     alpha_channel: int | None

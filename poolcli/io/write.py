@@ -455,6 +455,11 @@ def _save(path, array, like, format, scale, png_compress_level, jpeg_quality, st
     if d > 1 and fmt not in MULTI_FRAME_FORMATS:
         raise ImageError(f"{fmt} holds one frame and this image has {d}; write GIF, PNG "
                          "(APNG), WebP, TIFF or .npy")
+    if fmt == "TIFF" and _tiff_raw(a4):  # float or wide-integer colour: kept as it is
+        meta = _metadata(fmt, like, (w, h), strip, warn)
+        params = _save_params(fmt, "raw", d, like, scale, png_compress_level, jpeg_quality,
+                              strip)
+        return _write(path, _tifffile_writer(list(a4), ["raw"] * d, params, meta, warn), fmt)
     a4, mode = _natural_mode(a4, like, warn)
     a4, mode = _fit_format(a4, mode, fmt, warn)
     if fmt == "GIF" and mode.startswith("RGB"):
@@ -497,6 +502,11 @@ def _save(path, array, like, format, scale, png_compress_level, jpeg_quality, st
     return _write(path, write, fmt)
 
 
+def _tiff_raw(a4: np.ndarray) -> bool:
+    """Colour samples no Pillow mode holds (float, int32, ...), which tifffile writes as is."""
+    return a4.shape[3] > 1 and a4.dtype.kind in "uif" and a4.dtype not in (np.uint8, np.uint16)
+
+
 def _exif_body(data: bytes) -> bytes:
     return data[6:] if data.startswith(b"Exif\0\0") else data
 
@@ -510,6 +520,9 @@ def _save_pages(path, pages, like, fmt: str, scale, strip: bool, warn: list) -> 
         a4 = _as_a4(np.asarray(page), fmt)
         if a4.shape[0] != 1:
             raise ImageError("each page must be one (H, W[, C]) image")
+        if _tiff_raw(a4):
+            fitted.append((a4, "raw"))
+            continue
         a4, mode = _natural_mode(a4, like, warn)
         fitted.append(_fit_format(a4, mode, fmt, warn))
     if len({m for _, m in fitted}) > 1:
@@ -520,7 +533,7 @@ def _save_pages(path, pages, like, fmt: str, scale, strip: bool, warn: list) -> 
     meta = _metadata(fmt, like, size, strip, warn)
     params = _save_params(fmt, mode, 1, like, scale, DEFAULT_PNG_COMPRESS_LEVEL,
                           DEFAULT_JPEG_QUALITY, strip)
-    if mode in _DEEP_COLOUR:
+    if mode in _DEEP_COLOUR or mode == "raw":
         return _write(path, _tifffile_writer([a[0] for a, _ in fitted], [mode] * len(fitted),
                                              params, meta, warn), fmt)
     frames = [_pil_frames(a, m, fmt)[0] for a, m in fitted]
@@ -560,10 +573,14 @@ def _tifffile_writer(frames: list, modes: list, params: dict, meta: dict, warn: 
         buf = _io.BytesIO()
         with tifffile.TiffWriter(buf) as tw:
             for frame, mode in zip(frames, modes):
-                alpha = mode in ALPHA_MODES
-                tw.write(np.ascontiguousarray(frame), photometric=(
-                    "rgb" if mode.startswith("RGB") else "minisblack"),
-                    extrasamples=("unassalpha",) if alpha else None, **kw)
+                c = frame.shape[-1]
+                rgb = mode.startswith("RGB") or (mode == "raw" and c >= 3)
+                extra = ("unassalpha",) if mode in ALPHA_MODES else None
+                if mode == "raw" and c in (2, 4):
+                    extra = ("unspecified",)
+                data = frame[..., 0] if c == 1 else frame
+                tw.write(np.ascontiguousarray(data), photometric="rgb" if rgb else "minisblack",
+                         extrasamples=extra, **kw)
         f.write(buf.getbuffer())
 
     return write
