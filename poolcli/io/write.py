@@ -370,11 +370,10 @@ def _pil_metadata(fmt: str, meta: dict) -> dict:
             from PIL import Image as PILImage
 
             tags = PILImage.Exif()
-            for tag, value in (exif or {}).items():
-                if tag not in _TIFF_LAYOUT_TAGS and tag != 0x8769:
-                    tags[tag] = value
-            if exif is not None and exif.get_ifd(0x8769):
-                tags[0x8769] = exif.get_ifd(0x8769)
+            if exif is not None:
+                tags.load(exif.tobytes())  # a loaded copy: Pillow's TIFF writer reads its IFDs
+                for tag in _TIFF_LAYOUT_TAGS & set(tags):
+                    del tags[tag]
             if meta.get("xmp"):
                 tags[700] = meta["xmp"]
             params["exif"] = tags
