@@ -543,6 +543,7 @@ def _load_pil_checked(f, source, size, max_pixels, pages: bool) -> Image:
         im = _open(f)
     except PILImage.UnidentifiedImageError:
         if _is_tiff(f):  # a TIFF Pillow cannot identify: tifffile may read it
+            _check_tiff_directories(f, size)  # a cut file: said so, before tifffile logs
             info: dict = {}
             arrays, modes, durations = _load_tifffile(f, None, info, max_pixels)
             return _assemble(arrays, modes, durations, info, None, "TIFF", "TIFF", source,
@@ -692,6 +693,7 @@ def header(path) -> Header:
         except PILImage.UnidentifiedImageError:
             if not _is_tiff(f):
                 raise ImageError("not an image file (or a format Pillow cannot read)") from None
+            _check_tiff_directories(f, size)
             return _tifffile_header(f)
         except Exception as exc:
             raise ImageError(f"cannot read the image header: {one_line(exc)}") from exc
