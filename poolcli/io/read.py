@@ -42,19 +42,29 @@ frames, so each frame is the full picture as shown); frames are converted to one
 numeric frames mixed together become I (int32) or F (float32)); frames of different sizes are
 an error. A multi-picture JPEG (MPO) reads as its first picture, format ``JPEG``.
 
+16-bit colour (PNG bit depth 16 with colour type 2/4/6, from the IHDR; TIFF with more than 8
+bits per sample and more than one sample, from its tags), which Pillow reads as 8 bits, is
+decoded at full depth instead: PNG by imagecodecs (``png_decode``), TIFF by tifffile; the
+modes are ``LA;16``, ``RGB;16``, ``RGBA;16`` (uint16). Without the decoder such a file raises
+``ImageError`` naming the extra (``poolcli[depth]``), never reads at 8 bits. A TIFF Pillow
+cannot identify is read by tifffile (float colour, separate planes: mode ``raw``, the samples
+as stored). With ``pages=True`` a TIFF whose pages differ in size comes back with
+``Image.pages`` (one array per page); otherwise that is an ``ImageError``.
+
 ``--max-pixels``: width x height of each frame (from the header, before any pixel is
 decoded; for ``.npy`` from the array header) over the limit raises ``ImageError("image is
 W x H = N pixels, over the limit of M (--max-pixels)")``; 0 or ``None`` means no limit.
-Pillow's own decompression-bomb limit is lifted while poolcli decodes (our check, done first,
-replaces it; its error or warning can therefore never escape).
+Pillow's own decompression-bomb check is skipped only in the thread that is reading for
+poolcli (``_reading``): ``MAX_IMAGE_PIXELS`` is never changed, other threads keep it.
 
 Every failure (missing, empty, truncated, corrupt or non-image file, bad ``.npy``) raises
 ``ImageError`` whose ``str()`` is a one-line reason without the path.
 
 Kept in ``Image.info`` for the output: ``icc_profile`` (bytes), ``dpi`` ((x, y)),
 ``duration`` (list of ms per frame, multi-frame files), ``loop``, ``compression`` (TIFF LZW or
-Deflate only), ``orientation`` (the EXIF orientation that was applied, when not 1).
-EXIF, XMP and text chunks are not carried to the output.
+Deflate only), ``orientation`` (the EXIF orientation that was applied, when not 1), ``exif``
+(the raw block of a JPEG, PNG or WebP; a TIFF's tags are not copied as EXIF), ``xmp`` (bytes)
+and ``text`` (PNG tEXt/iTXt/zTXt chunks, ``{key: value}``); ``write`` adapts them.
 """
 
 from __future__ import annotations

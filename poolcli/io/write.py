@@ -19,9 +19,12 @@ bool                ``L`` (0 / 255)
 uint16, C=1         ``I;16``
 other ints, C=1     ``I`` (int32, clipped to the int32 range)
 float, C=1          ``F`` (float32)
-uint16, C>1         8-bit: ``round(v / 257)`` (Pillow cannot write 16-bit colour)
-other ints, C>1     8-bit: clipped to 0..255
-float, C>1          8-bit: ``round(clip(v, 0, 1) * 255)``, NaN -> 0 (floats are taken as 0..1)
+uint16, C>1         ``LA;16`` / ``RGB;16`` / ``RGBA;16``: written at full depth to PNG
+                    (``pngwrite``, single frame) and TIFF (tifffile); 8-bit
+                    (``round(v / 257)``) elsewhere
+other ints, C>1     8-bit: clipped to 0..255 (TIFF: kept as they are, by tifffile)
+float, C>1          8-bit: ``round(clip(v, 0, 1) * 255)``, NaN -> 0 (floats are taken as 0..1;
+                    TIFF: kept as they are, by tifffile)
 ==================  ======================================================================
 
 Then, when the target format cannot hold that mode (``FORMAT_MODES``), one rule each:
@@ -46,6 +49,16 @@ The ICC profile of ``like`` is written when the format can hold one (PNG, JPEG, 
 and its colour space matches the output (an RGB profile is not put on a grey image); DPI is
 divided by ``scale`` (the stride: ``(sh, sw)``) for PNG, JPEG, TIFF and BMP. Quality:
 ``png_compress_level`` (0-9) for PNG, ``jpeg_quality`` for JPEG and (lossy) WebP.
+
+Every conversion above that loses something (depth, alpha, float precision, CMYK, GIF's
+palette, metadata) appends one line to ``save_image(..., warnings=list)``; the same loss gives
+the same text, so a caller can group them.
+
+Metadata (unless ``strip``): EXIF (the orientation reset to 1, since reading applied it;
+ExifImageWidth/Height and ImageWidth/Length set to the output's size), XMP and PNG text
+chunks go to PNG (eXIf, iTXt ``XML:com.adobe.xmp``, tEXt/iTXt), JPEG and WebP (exif, xmp),
+and TIFF (EXIF tags without the pixel-layout ones, XMP tag 700); other formats get none, and
+say so. ``array`` may be a list of arrays: TIFF pages of different sizes.
 
 Every write goes through ``fsio.atomic_write`` (a temporary file renamed into place).
 Errors raise ``ImageError``, except ``BrokenPipeError`` on standard output, which is left
