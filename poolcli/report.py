@@ -280,6 +280,53 @@ def print_table(console, records: list[Record], summary: dict) -> None:
     console.print(summary_line(summary))
 
 
+def _value(v) -> str:
+    if v is None:
+        return "nan"
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
+
+
+def print_values(console, records: list[Record], mode: str, levels=(1, 2, 4)) -> None:
+    """The values of ``global`` (one column per channel) or ``spp`` (one row per level and
+    channel; ``levels`` in the order pooled) as a table on a rich ``console``."""
+    from rich.table import Table
+    from rich.text import Text
+
+    ok = [r for r in records if r.values is not None]
+    if not ok:
+        return
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("input", overflow="fold")
+    if mode == "global":
+        width = max(len(r.values[0] if r.output_shape and len(r.output_shape) == 2 else r.values)
+                    for r in ok)
+        for c in range(width):
+            table.add_column(f"c{c}", justify="right")
+        for r in ok:
+            rows = r.values if len(r.output_shape) == 2 else [r.values]
+            for f, row in enumerate(rows):
+                name = r.input if len(rows) == 1 else f"{r.input} [frame {f}]"
+                table.add_row(Text(name), *[_value(v) for v in row])
+    else:
+        for col in ("level", "channel", "values"):
+            table.add_column(col, justify="right" if col != "values" else "left", overflow="fold")
+        for r in ok:
+            rows = r.values if len(r.output_shape) == 2 else [r.values]
+            channels = len(rows[0]) // sum(level * level for level in levels)
+            for f, row in enumerate(rows):
+                name = r.input if len(rows) == 1 else f"{r.input} [frame {f}]"
+                at = 0
+                for level in levels:
+                    for c in range(channels):
+                        cells = row[at:at + level * level]
+                        at += level * level
+                        table.add_row(Text(name), str(level), str(c),
+                                      " ".join(_value(v) for v in cells))
+    console.print(table)
+
+
 def summary_line(s: dict, markup: bool = True) -> str:
     parts = [f"{s['ok']} ok"]
     if s["skipped"]:

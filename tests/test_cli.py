@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 import poolcli
 from poolcli import api, batch, cli, modes, report
-from poolcli.cli import app
+from poolcli.cli import app, common, tools
 
 runner = CliRunner()
 
@@ -562,7 +562,7 @@ def test_warmup_reports_every_dtype():
     r = invoke("warmup", "--json")
     assert r.exit_code == 0, r.stderr
     rows = [json.loads(x) for x in r.stdout.splitlines()]
-    assert [x["dtype"] for x in rows[1:]] == list(cli.WARMUP_DTYPES)
+    assert [x["dtype"] for x in rows[1:]] == list(tools.WARMUP_DTYPES)
 
 
 def test_every_command_has_help():
@@ -592,8 +592,8 @@ def test_each_mode_exposes_only_its_options():
 def test_progress_bar_never_pollutes_stdout(files, tmp_path, monkeypatch):
     from rich.console import Console
 
-    monkeypatch.setattr(cli, "stderr_is_terminal", lambda: True)
-    monkeypatch.setattr(cli, "_stderr_console", lambda: Console(stderr=True, force_terminal=True, width=200))
+    monkeypatch.setattr(common, "stderr_is_terminal", lambda: True)
+    monkeypatch.setattr(common, "stderr_console", lambda: Console(stderr=True, force_terminal=True, width=200))
     r = invoke("max", files, "-r", "-o", tmp_path / "o", "--json")
     assert r.exit_code == 0, r.stderr
     lines = [json.loads(x) for x in r.stdout.splitlines()]

@@ -9,6 +9,10 @@
 - ``fsio``: ``atomic_write`` (temporary name + rename, umask), ``open_input`` (``-`` is
   standard input), ``one_line`` (the reason for an I/O error)
 - ``types``: ``Image``, ``Header`` and the mode names shared by reading and writing
+- formats behind optional extras, each with its interface in its docstring: ``video``
+  (PyAV, streamed frames; ``poolcli[video]``), ``volume`` (NIfTI through nibabel, OME/ImageJ
+  TIFF stacks through tifffile), ``geo`` (GeoTIFF tags and nodata), ``pyramid`` (OME-Zarr,
+  pyramidal TIFF) (``poolcli[science]``); ``_formats`` holds what they share
 
 Errors are ``poolcli.errors.ImageError``. This package re-exports nothing, so that each
 name has one home (and one place to patch in tests); ``poolcli.load_image`` and

@@ -1,7 +1,7 @@
-"""The picture and tool commands: compare, pyramid, explain, learn, bench.
+"""The picture and tool commands: compare, pyramid, explain, learn, bench (``register(app)``).
 
-Registered on ``cli.app`` when ``cli`` is imported; like ``cli``, this module imports only
-Typer and the standard library at module level. Each command parses, calls the library
+Like the rest of the ``cli`` package, this module imports only Typer and the standard
+library at module level. Each command parses, calls the library
 (``pictures``, ``explain``, ``learn``, ``bench``) and reports; library ValueErrors are
 usage errors (exit 2), unreadable files fail with exit 1.
 """
@@ -14,20 +14,22 @@ from typing import Annotated
 
 import typer
 
-from .cli import PROG, app, usage_error
+from .common import PROG, Backend, Overwrite, Size, Stride, fail, usage_error
 
 TOOLS = "Pictures and tools"
 
-Size = Annotated[str, typer.Option("-k", "--size", metavar="K", help="window size: N or HxW")]
-Stride = Annotated[str | None, typer.Option("-s", "--stride", metavar="S",
-                                            help="step between windows (default: the size)")]
-Backend = Annotated[str, typer.Option("--backend", metavar="auto|cpu|cuda|numpy", help="where to pool")]
-Overwrite = Annotated[bool, typer.Option("--overwrite", help="replace existing outputs (never an input)")]
+
+def register(app: typer.Typer) -> None:
+    """Add compare, pyramid, explain, learn and bench to ``app``."""
+    for name, command in (("compare", compare_command), ("pyramid", pyramid_command),
+                          ("explain", explain_command), ("learn", learn_command),
+                          ("bench", bench_command)):
+        app.command(name, rich_help_panel=TOOLS)(command)
 
 
 def _load(path: str):
-    from .errors import ImageError
-    from .io.read import load_image
+    from ..errors import ImageError
+    from ..io.read import load_image
 
     try:
         return load_image(path)
@@ -47,68 +49,74 @@ def _check_outputs(paths, inputs, overwrite: bool) -> None:
         if os.path.realpath(p) in real_inputs:
             raise usage_error(f"{p}: is an input; inputs are never overwritten")
         if os.path.exists(p) and not overwrite:
-            print(f"{PROG}: {p}: exists (use --overwrite to replace it)", file=sys.stderr, flush=True)
-            raise typer.Exit(1)
+            raise fail(f"{p}: exists (use --overwrite to replace it)")
 
 
 def _save(path, array, like=None, **kw) -> int:
-    from .errors import ImageError
-    from .io.write import save_image
+    from ..errors import ImageError
+    from ..io.write import save_image
 
     try:
         return save_image(path, array, like, **kw)
     except (ImageError, OSError) as exc:
-        print(f"{PROG}: {path}: {exc}", file=sys.stderr, flush=True)
-        raise typer.Exit(1) from None
+        raise fail(f"{path}: {exc}") from None
 
 
-@app.command("compare", rich_help_panel=TOOLS)
 def compare_command(
-    image: Annotated[str, typer.Argument(metavar="IMAGE", help="the image to pool with every mode")],
+    image: Annotated[str, typer.Argument(
+        metavar="IMAGE", help="the image to pool with every mode")],
     size: Size = "2",
     stride: Stride = None,
-    modes: Annotated[str | None, typer.Option("--modes", metavar="max,avg,...",
-                                              help="the modes to show (default: every image mode)")] = None,
-    scale_to: Annotated[int | None, typer.Option("--scale-to", min=16, metavar="PX",
-                                                 help="longest side of each tile in pixels")] = None,
-    weights: Annotated[str | None, typer.Option("--weights", metavar="FILE",
-                                                help="kernel for weighted (default: a normalised box)")] = None,
+    modes: Annotated[str | None, typer.Option(
+        "--modes", metavar="max,avg,...",
+        help="the modes to show (default: every image mode)")] = None,
+    scale_to: Annotated[int | None, typer.Option(
+        "--scale-to", min=16, metavar="PX", help="longest side of each tile in pixels")] = None,
+    weights: Annotated[str | None, typer.Option(
+        "--weights", metavar="FILE",
+        help="kernel for weighted (default: a normalised box)")] = None,
     seed: Annotated[int, typer.Option("--seed", min=0, help="seed of the random modes")] = 0,
     columns: Annotated[int | None, typer.Option("--columns", min=1, help="tiles per row")] = None,
-    output: Annotated[str | None, typer.Option("-o", "--output", metavar="OUT",
-                                               help="the contact sheet (default <stem>_compare.png)")] = None,
+    output: Annotated[str | None, typer.Option(
+        "-o", "--output", metavar="OUT",
+        help="the contact sheet (default <stem>_compare.png)")] = None,
     backend: Backend = "auto",
     overwrite: Overwrite = False,
 ) -> None:
     """One labelled contact sheet: the input and every mode side by side at the same scale."""
-    from . import pictures
+    from .. import pictures
 
     img = _load(image)
-    out = output if output or image == "-" else str(Path(image).with_name(Path(image).stem + "_compare.png"))
+    default = str(Path(image).with_name(Path(image).stem + "_compare.png"))
+    out = output if output or image == "-" else default
     if out is None:
         raise usage_error("compare of standard input needs -o")
     _check_outputs([out], [image], overwrite)
     try:
-        sheet = pictures.compare(img, size=size, stride=stride, backend=backend, seed=seed, columns=columns,
+        sheet = pictures.compare(img, size=size, stride=stride, backend=backend, seed=seed,
+                                 columns=columns,
                                  modes=[m.strip() for m in modes.split(",")] if modes else None,
                                  scale_to=scale_to, weights=weights)
     except (ValueError, TypeError) as exc:
         raise usage_error(exc) from None
     n = _save(out, sheet, format=None if out != "-" else "PNG")
     if out != "-":
-        print(f"{out}: {sheet.shape[1]}x{sheet.shape[0]} contact sheet, {n:,} bytes", file=sys.stderr)
+        print(f"{out}: {sheet.shape[1]}x{sheet.shape[0]} contact sheet, {n:,} bytes",
+              file=sys.stderr)
 
 
-@app.command("pyramid", rich_help_panel=TOOLS)
 def pyramid_command(
     image: Annotated[str, typer.Argument(metavar="IMAGE")],
-    levels: Annotated[int, typer.Option("--levels", "-n", min=1, metavar="N", help="number of levels")] = 3,
+    levels: Annotated[int, typer.Option(
+        "--levels", "-n", min=1, metavar="N", help="number of levels")] = 3,
     mode: Annotated[str, typer.Option("--mode", "-m", help="the pooling of every level")] = "avg",
     size: Size = "2",
     stride: Stride = None,
-    output: Annotated[str | None, typer.Option("-o", "--output", metavar="DIR",
-                                               help="folder of the levels (default: beside the input)")] = None,
-    fmt: Annotated[str | None, typer.Option("--format", metavar="FMT", help="output format (default: the input's)")] = None,
+    output: Annotated[str | None, typer.Option(
+        "-o", "--output", metavar="DIR",
+        help="folder of the levels (default: beside the input)")] = None,
+    fmt: Annotated[str | None, typer.Option(
+        "--format", metavar="FMT", help="output format (default: the input's)")] = None,
     backend: Backend = "auto",
     overwrite: Overwrite = False,
     json_: Annotated[bool, typer.Option("--json", help="one JSON object per level")] = False,
@@ -116,7 +124,7 @@ def pyramid_command(
     """Repeated pooling: one file per level, <stem>_pyr1, <stem>_pyr2, ..."""
     import json
 
-    from . import pictures
+    from .. import pictures
 
     img = _load(image)
     try:
@@ -134,7 +142,8 @@ def pyramid_command(
         if json_:
             print(json.dumps(row), flush=True)
         else:
-            print(f"level {level}: {path}  {'x'.join(map(str, res.array.shape))}  {n:,} bytes", file=sys.stderr)
+            shape = "x".join(map(str, res.array.shape))
+            print(f"level {level}: {path}  {shape}  {n:,} bytes", file=sys.stderr)
 
 
 def _dpi_scale(img, res) -> tuple[float, float]:
@@ -144,45 +153,51 @@ def _dpi_scale(img, res) -> tuple[float, float]:
     return a[h] / b[h], a[h + 1] / b[h + 1]
 
 
-@app.command("explain", rich_help_panel=TOOLS)
 def explain_command(
-    shape: Annotated[str, typer.Option("--shape", metavar="HxW", help="input height x width (or DxHxW)")] = "7x9",
+    shape: Annotated[str, typer.Option(
+        "--shape", metavar="HxW", help="input height x width (or DxHxW)")] = "7x9",
     size: Size = "2",
     stride: Stride = None,
-    padding: Annotated[str, typer.Option("-p", "--padding", metavar="P", help="N, HxW or same")] = "0",
+    padding: Annotated[str, typer.Option(
+        "-p", "--padding", metavar="P", help="N, HxW or same")] = "0",
     dilation: Annotated[str, typer.Option("-d", "--dilation", metavar="D")] = "1",
     ceil_mode: Annotated[bool, typer.Option("--ceil-mode")] = False,
 ) -> None:
     """Draw the windows and the output shape in the terminal, without reading pixels."""
     from rich.console import Console
 
-    from . import explain
+    from .. import explain
 
     try:
-        text = explain.renderable(shape=shape, size=size, stride=stride, padding=padding, dilation=dilation,
-                                  ceil_mode=ceil_mode)
+        text = explain.renderable(shape=shape, size=size, stride=stride, padding=padding,
+                                  dilation=dilation, ceil_mode=ceil_mode)
     except (ValueError, TypeError) as exc:
         raise usage_error(exc) from None
     Console(highlight=False, soft_wrap=True).print(text)
 
 
-@app.command("learn", rich_help_panel=TOOLS)
 def learn_command(
-    originals: Annotated[str, typer.Argument(metavar="ORIGINALS", help="folder of original images")],
-    targets: Annotated[str, typer.Argument(metavar="TARGETS", help="folder of pooled targets (same names)")],
-    output: Annotated[str, typer.Option("-o", "--output", metavar="W.npy|W.json",
-                                        help="where to write the fitted weights")] = "weights.npy",
-    size: Annotated[str | None, typer.Option("-k", "--size", metavar="K", help="window (default: inferred)")] = None,
+    originals: Annotated[str, typer.Argument(
+        metavar="ORIGINALS", help="folder of original images")],
+    targets: Annotated[str, typer.Argument(
+        metavar="TARGETS", help="folder of pooled targets (same names)")],
+    output: Annotated[str, typer.Option(
+        "-o", "--output", metavar="W.npy|W.json",
+        help="where to write the fitted weights")] = "weights.npy",
+    size: Annotated[str | None, typer.Option(
+        "-k", "--size", metavar="K", help="window (default: inferred)")] = None,
     stride: Stride = None,
-    per_channel: Annotated[bool, typer.Option("--per-channel", help="one kernel per channel")] = False,
+    per_channel: Annotated[bool, typer.Option(
+        "--per-channel", help="one kernel per channel")] = False,
     overwrite: Overwrite = False,
 ) -> None:
     """Fit a weight kernel by least squares from pairs of images, for `poolcli weighted`."""
-    from . import learn
+    from .. import learn
 
     _check_outputs([output], [], overwrite)
     try:
-        fit = learn.fit_folders(originals, targets, size=size, stride=stride, per_channel=per_channel)
+        fit = learn.fit_folders(originals, targets, size=size, stride=stride,
+                                per_channel=per_channel)
     except (ValueError, TypeError) as exc:
         raise usage_error(exc) from None
     learn.save_weights(output, fit.weights)
@@ -197,18 +212,22 @@ def learn_command(
     print(f"wrote {output}; use: poolcli weighted IMAGE --weights {output} -s {sh}x{sw}")
 
 
-@app.command("bench", rich_help_panel=TOOLS)
 def bench_command(
-    cases: Annotated[str, typer.Option("--cases", metavar="kernels|e2e|all", help="what to time")] = "kernels",
-    backend: Annotated[str, typer.Option("--backend", metavar="cpu|cuda", help="poolcli backend timed")] = "cpu",
+    cases: Annotated[str, typer.Option(
+        "--cases", metavar="kernels|e2e|all", help="what to time")] = "kernels",
+    backend: Annotated[str, typer.Option(
+        "--backend", metavar="cpu|cuda", help="poolcli backend timed")] = "cpu",
     quick: Annotated[bool, typer.Option("--quick", help="small sizes, few repeats")] = False,
-    out_json: Annotated[str | None, typer.Option("--json-out", metavar="FILE", help="write the rows as JSON")] = None,
-    out_md: Annotated[str | None, typer.Option("--markdown-out", metavar="FILE", help="write the tables")] = None,
+    out_json: Annotated[str | None, typer.Option(
+        "--json-out", metavar="FILE", help="write the rows as JSON")] = None,
+    out_md: Annotated[str | None, typer.Option(
+        "--markdown-out", metavar="FILE", help="write the tables")] = None,
 ) -> None:
-    """Kernel throughput per mode, dtype and backend against the NumPy reference and installed peers."""
-    from . import bench
+    """Kernel throughput per mode, dtype and backend against the NumPy reference and installed peers."""  # noqa: E501 - one line: the command's help
+    from .. import bench
 
     try:
-        bench.run_bench(cases=cases, backend=backend, quick=quick, out_json=out_json, out_md=out_md)
+        bench.run_bench(cases=cases, backend=backend, quick=quick, out_json=out_json,
+                        out_md=out_md)
     except ValueError as exc:
         raise usage_error(exc) from None
