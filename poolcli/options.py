@@ -231,6 +231,8 @@ SPECS: dict[str, OptionSpec] = {s.name: s for s in (
     OptionSpec("crf", int | None, None, ("--crf",), min=0, max=63, metavar="0-51",
                panel=OUTPUT, image_only=True,
                help="video quality of h264 (0 best .. 51; VP9 0..63) (default 18)"),
+    OptionSpec("strip", bool, False, ("--strip",), panel=OUTPUT, image_only=True,
+               help="write no metadata (EXIF, XMP, text chunks, ICC profile, DPI)"),
     # running
     OptionSpec("recursive", bool, False, ("-r", "--recursive"), panel=RUN,
                help="descend into subfolders of folder inputs"),

@@ -30,6 +30,12 @@ field                   meaning
 ``frames_per_s``        video: input frames per second of the file's wall time (decode, pool,
                         encode; its ``save_ms`` holds decoding and encoding, interleaved)
 ``frame_rate``          video: the output's frame rate (the input's / the temporal stride)
+``warnings``            what writing the output lost, one line each (16-bit colour reduced to
+                        8 bits, alpha dropped, floats rounded, metadata not kept, ...); ``[]``
+                        when nothing; CSV: joined by ``"; "``
+``pages``               TIFF pages of different sizes pooled one by one: each page's
+                        ``[input_shape, output_shape]`` (then ``input_shape``/``output_shape``
+                        are the first page's); null otherwise
 ======================  ================================================================
 
 The summary object has ``"summary": true`` and ``files``, ``ok``, ``skipped``, ``failed``,
@@ -78,6 +84,10 @@ class Record:
     frames: int | None = None
     frames_per_s: float | None = None
     frame_rate: float | None = None
+    #: what writing the output lost (one line each; the same text for the same loss)
+    warnings: list[str] = field(default_factory=list)
+    #: TIFF pages of different sizes: [(input_shape, output_shape)] per page
+    pages: list | None = None
     #: values of vector modes (global, spp); not a report field, printed by the CLI
     values: list | None = field(default=None, repr=False)
 
@@ -87,6 +97,9 @@ class Record:
         for key in ("input_shape", "output_shape", "samples"):
             if d[key] is not None:
                 d[key] = list(d[key])
+        d["warnings"] = list(d["warnings"])
+        if d["pages"] is not None:
+            d["pages"] = [[list(i), list(o)] for i, o in d["pages"]]
         for key in ("load_ms", "pool_ms", "compile_ms", "save_ms", "megapixels_per_s", "reduction",
                     "frames_per_s", "frame_rate"):
             if d[key] is not None:
@@ -188,6 +201,9 @@ def write_report(path: str, records: list[Record], summary: dict) -> None:
             for key in ("input_shape", "output_shape", "samples"):
                 if row[key] is not None:
                     row[key] = "x".join(str(v) for v in row[key])
+            row["warnings"] = "; ".join(row["warnings"])
+            if row["pages"] is not None:
+                row["pages"] = " ".join(f"{_shape(i)}->{_shape(o)}" for i, o in row["pages"])
             writer.writerow(row)
         text = buf.getvalue()
     elif kind == "jsonl":
@@ -211,6 +227,16 @@ def report_kind(path: str) -> str:
 
 # --------------------------------------------------------------------------------------------
 # the table for people
+
+
+def warning_lines(records: list[Record]) -> list[str]:
+    """The warnings of a run, each once: ``"<warning>: N file(s)"`` in first-seen order (what
+    the CLI prints once per run; the per-file lists are in the records)."""
+    counts: dict[str, int] = {}
+    for r in records:
+        for w in dict.fromkeys(r.warnings):
+            counts[w] = counts.get(w, 0) + 1
+    return [f"{w}: {n} file{'s' if n != 1 else ''}" for w, n in counts.items()]
 
 
 def _shape(shape) -> str:

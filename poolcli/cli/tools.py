@@ -54,16 +54,18 @@ def info_command(
             if kind is not None:  # video, NIfTI, stack, GeoTIFF: their own facts too
                 row = formats.describe(s.path, kind)
             else:
-                img = load_image(s.path, max_pixels=limit)
+                img = load_image(s.path, max_pixels=limit, pages=True)
         except Exception as exc:  # noqa: BLE001 - one line per unreadable file
             print(f"{PROG}: {s.path}: {batch.reason(exc)}", file=sys.stderr, flush=True)
             failed += 1
             continue
         if kind is None:
-                row = {"input": s.path, "format": img.format, "mode": img.mode,
+            row = {"input": s.path, "format": img.format, "mode": img.mode,
                    "shape": [int(n) for n in img.array.shape], "dtype": str(img.array.dtype),
                    "frames": int(img.frames), "alpha_channel": img.alpha_channel,
-                   "file_bytes": int(img.file_bytes)}
+                   "bits": _bits(img), "file_bytes": int(img.file_bytes)}
+            if img.pages is not None:
+                row["page_shapes"] = [[int(n) for n in p.shape] for p in img.pages]
         if json_:
             import json
 
@@ -75,17 +77,25 @@ def info_command(
 
         table = Table(box=None, pad_edge=False, header_style="bold")
         details = any("details" in r for r in rows)
-        for col in ("file", "format", "mode", "shape", "dtype", "frames", "bytes",
+        for col in ("file", "format", "mode", "bits", "shape", "dtype", "frames", "bytes",
                     *(("details",) if details else ())):
-            table.add_column(col, justify="right" if col in ("frames", "bytes") else "left",
+            table.add_column(col, justify="right" if col in ("bits", "frames", "bytes") else "left",
                              overflow="fold")
         for r in rows:
-            table.add_row(Text(r["input"]), r["format"], r["mode"], "x".join(map(str, r["shape"])),
-                          r["dtype"], str(r["frames"]), f"{r['file_bytes']:,}",
+            table.add_row(Text(r["input"]), r["format"], r["mode"], str(r.get("bits", "")),
+                          "x".join(map(str, r["shape"])), r["dtype"], str(r["frames"]),
+                          f"{r['file_bytes']:,}",
                           *((Text(r.get("details", "")),) if details else ()))
         stdout_console().print(table)
     if failed:
         raise typer.Exit(1)
+
+
+def _bits(img) -> int:
+    """Bits per sample as stored in the file (1 for bilevel images; a .npy's dtype size)."""
+    if img.file_mode == "1" or img.array.dtype.kind == "b":
+        return 1
+    return int(img.array.dtype.itemsize * 8)
 
 
 def modes_command(
