@@ -78,16 +78,14 @@ from contextlib import contextmanager
 import numpy as np
 
 from ..errors import ImageError
+from . import deep, npyfile
+from . import meta as metadata
 from .fsio import one_line, open_input
+from .npyfile import DEFAULT_MAX_PIXELS, check_pixels, npy_header
 from .types import ALPHA_MODES, EIGHT_BIT, TIFF_COMPRESSIONS, Header, Image
 
 __all__ = ["DEFAULT_MAX_PIXELS", "Header", "Image", "header", "load_bytes", "load_image",
            "npy_header"]
-
-#: refuse images larger than this many pixels per frame (from the header, before decoding)
-DEFAULT_MAX_PIXELS = 178_956_970  # Pillow's own decompression-bomb limit (~180 MP)
-
-NPY_MAGIC = b"\x93NUMPY"
 
 #: Pillow format names read as another
 _FORMAT_ALIASES = {"MPO": "JPEG"}
@@ -138,73 +136,6 @@ def _reading():
         _local.depth -= 1
 
 
-def _check_pixels(width: int, height: int, max_pixels: int | None) -> None:
-    if max_pixels is None or max_pixels == 0:
-        return
-    if max_pixels < 0:
-        raise ValueError(f"max_pixels must be >= 0 (0 = no limit), got {max_pixels}")
-    n = int(width) * int(height)
-    if n > max_pixels:
-        raise ImageError(f"image is {width} x {height} = {n} pixels, over the limit of "
-                         f"{max_pixels} (--max-pixels)")
-
-# --------------------------------------------------------------------------- .npy
-
-
-def npy_header(f) -> tuple[tuple[int, ...], bool, np.dtype]:
-    fmt = np.lib.format
-    try:
-        version = fmt.read_magic(f)
-        if version == (1, 0):
-            shape, fortran, dtype = fmt.read_array_header_1_0(f)
-        elif version == (2, 0):
-            shape, fortran, dtype = fmt.read_array_header_2_0(f)
-        else:
-            raise ImageError(f"unsupported .npy format version {version[0]}.{version[1]}")
-    except ImageError:
-        raise
-    except Exception as exc:  # ValueError, EOFError, SyntaxError from a damaged header
-        raise ImageError(f"not a valid .npy file: {one_line(exc)}") from exc
-    return tuple(shape), fortran, dtype
-
-
-def _npy_plane(shape) -> tuple[int, int, int]:
-    """(frames, height, width) of a natural-layout array shape."""
-    if len(shape) == 4:
-        return shape[0], shape[1], shape[2]
-    return 1, shape[0], shape[1]
-
-
-def _check_npy(shape, dtype) -> None:
-    if dtype.hasobject:
-        raise ImageError("the .npy file holds Python objects (pickled data), which are "
-                         "never loaded")
-    if dtype.kind not in "biuf" or dtype.fields is not None:
-        raise ImageError(f"a .npy array of dtype {dtype} is not an image; use an integer, "
-                         "floating or boolean dtype")
-    if not 2 <= len(shape) <= 4:
-        raise ImageError(f"a .npy array must have 2 to 4 dimensions ((H, W), (H, W, C) or "
-                         f"(D, H, W, C)); this one has shape {tuple(shape)}")
-
-
-def _load_npy(f, source, size, max_pixels) -> Image:
-    shape, _fortran, dtype = npy_header(f)
-    _check_npy(shape, dtype)
-    frames, h, w = _npy_plane(shape)
-    _check_pixels(w, h, max_pixels)
-    # the data the header promises must be in the file: a few bytes claiming 10**12
-    # elements are refused here, before NumPy allocates the array
-    need = f.tell() + math.prod(shape) * dtype.itemsize
-    if need > size:
-        raise ImageError(f"cannot read the .npy data: the file is truncated (its header "
-                         f"promises {need} bytes, the file has {size})")
-    f.seek(0)
-    try:
-        arr = np.load(f, allow_pickle=False)
-    except Exception as exc:  # truncated data: ValueError / EOFError / OSError
-        raise ImageError(f"cannot read the .npy data: {one_line(exc)}") from exc
-    return Image(arr, "npy", None, "NPY", frames=frames, source=source, file_bytes=size,
-                 file_mode="npy")
 
 
 # --------------------------------------------------------------------------- Pillow
@@ -405,65 +336,6 @@ def _check_tiff_directories(f, size: int) -> None:
     f.seek(0)
 
 
-#: ``pip install`` hint for the readers and writers of 16-bit colour
-DEPTH_EXTRA = "pip install 'poolcli[depth]'"
-
-
-def _metadata(im, info: dict, fmt: str) -> None:
-    """EXIF, XMP and PNG text chunks of the file, kept for the output (``write`` adapts them)."""
-    exif = im.info.get("exif")
-    if isinstance(exif, bytes) and exif and fmt != "TIFF":  # a TIFF's EXIF is its own tags
-        info["exif"] = exif
-    xmp = im.info.get("xmp") or im.info.get("XML:com.adobe.xmp")
-    if isinstance(xmp, str):
-        xmp = xmp.encode("utf-8")
-    if isinstance(xmp, (bytes, bytearray)) and xmp:
-        info["xmp"] = bytes(xmp)
-    if fmt == "PNG":
-        try:
-            text = {str(k): str(v) for k, v in (getattr(im, "text", None) or {}).items()
-                    if k != "XML:com.adobe.xmp"}
-        except Exception:  # noqa: BLE001 - a damaged text chunk does not spoil the pixels
-            text = {}
-        if text:
-            info["text"] = text
-
-
-def _png_deep(f) -> bool:
-    """Is this PNG 16-bit colour (bit depth 16, colour type 2, 4 or 6), from its IHDR?"""
-    f.seek(0)
-    head = f.read(26)
-    f.seek(0)
-    return len(head) == 26 and head[12:16] == b"IHDR" and head[24] == 16 and head[25] in (2, 4, 6)
-
-
-def _tiff_deep(im) -> bool:
-    """Is this TIFF page colour (or grey + alpha) with more than 8 bits per sample, which
-    Pillow reads as 8 bits? From its tags (BitsPerSample, SamplesPerPixel), before decoding."""
-    tags = getattr(im, "tag_v2", None)
-    if tags is None:
-        return False
-    bits = tags.get(258, (1,))
-    bits = bits if isinstance(bits, tuple) else (bits,)
-    return int(tags.get(277, 1)) > 1 and max(int(b) for b in bits) > 8
-
-
-def _deep_mode(arr: np.ndarray, what: str) -> str:
-    """The mode of an (H, W, C) array read by imagecodecs/tifffile."""
-    c = arr.shape[2]
-    if arr.dtype == np.uint8 and 1 <= c <= 4:
-        return EIGHT_BIT[c - 1]
-    if arr.dtype == np.uint16 and 1 <= c <= 4:
-        return ("I;16", "LA;16", "RGB;16", "RGBA;16")[c - 1]
-    if c == 1 and arr.dtype == np.float32:
-        return "F"
-    if c == 1 and arr.dtype == np.int32:
-        return "I"
-    if arr.dtype.kind in "uif" and 1 <= c <= 4:
-        return "raw"  # samples as stored (float colour, ...): pooled alike, written by tifffile
-    raise ImageError(f"{what} with {c} sample(s) of {arr.dtype} per pixel is not supported")
-
-
 def _load_png_deep(f, im, info: dict, max_pixels) -> tuple[list, list, list]:
     """A 16-bit colour PNG at full depth (imagecodecs: libpng; Pillow would give 8 bits).
 
@@ -476,7 +348,7 @@ def _load_png_deep(f, im, info: dict, max_pixels) -> tuple[list, list, list]:
         import imagecodecs
     except ImportError:
         raise ImageError(f"this is a 16-bit colour PNG; reading it without losing depth "
-                         f"needs imagecodecs ({DEPTH_EXTRA})") from None
+                         f"needs imagecodecs ({deep.DEPTH_EXTRA})") from None
     f.seek(0)
     try:
         arr = imagecodecs.png_decode(f.read())
@@ -486,8 +358,8 @@ def _load_png_deep(f, im, info: dict, max_pixels) -> tuple[list, list, list]:
         arr = arr[:, :, None]
     orientation = _orientation(im)
     _frame_info(im, info, orientation)
-    _metadata(im, info, "PNG")
-    return [_orient(arr, orientation)], [_deep_mode(arr, "a PNG")], [None]
+    metadata.read_metadata(im, info, "PNG")
+    return [_orient(arr, orientation)], [deep.deep_mode(arr, "a PNG")], [None]
 
 
 def _load_tifffile(f, im, info: dict, max_pixels) -> tuple[list, list, list]:
@@ -498,13 +370,13 @@ def _load_tifffile(f, im, info: dict, max_pixels) -> tuple[list, list, list]:
     except ImportError:
         what = "a TIFF with more than 8 bits per colour sample" if im is not None else \
             "a TIFF that Pillow cannot read"
-        raise ImageError(f"this is {what}; reading it needs tifffile ({DEPTH_EXTRA})") from None
+        raise ImageError(f"this is {what}; reading it needs tifffile ({deep.DEPTH_EXTRA})") from None
     f.seek(0)
     arrays, modes = [], []
     try:
         with tifffile.TiffFile(f) as tf:
             for page in tf.pages:
-                _check_pixels(page.imagewidth, page.imagelength, max_pixels)
+                check_pixels(page.imagewidth, page.imagelength, max_pixels)
                 if page.photometric not in (0, 1, 2):  # MINISWHITE, MINISBLACK, RGB
                     raise ImageError(f"a TIFF with photometric {page.photometric.name} "
                                      "(more than 8 bits per sample) is not supported")
@@ -518,7 +390,7 @@ def _load_tifffile(f, im, info: dict, max_pixels) -> tuple[list, list, list]:
                 if arr.dtype.byteorder == ">":
                     arr = arr.astype(arr.dtype.newbyteorder("="))
                 arrays.append(np.ascontiguousarray(arr))
-                modes.append(_deep_mode(arr, "a TIFF"))
+                modes.append(deep.deep_mode(arr, "a TIFF"))
     except ImageError:
         raise
     except Exception as exc:  # tifffile's errors, missing codecs (LZW needs imagecodecs)
@@ -529,16 +401,9 @@ def _load_tifffile(f, im, info: dict, max_pixels) -> tuple[list, list, list]:
     if im is not None:
         orientation = _orientation(im)
         _frame_info(im, info, orientation)
-        _metadata(im, info, "TIFF")
+        metadata.read_metadata(im, info, "TIFF")
     arrays = [_orient(a, orientation) for a in arrays]
     return arrays, modes, [None] * len(arrays)
-
-
-def _is_tiff(f) -> bool:
-    f.seek(0)
-    head = f.read(4)
-    f.seek(0)
-    return head in (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")
 
 
 def _load_pil(f, source, size, max_pixels, pages: bool = False) -> Image:
@@ -552,7 +417,7 @@ def _load_pil_checked(f, source, size, max_pixels, pages: bool) -> Image:
     try:
         im = _open(f)
     except PILImage.UnidentifiedImageError:
-        if _is_tiff(f):  # a TIFF Pillow cannot identify: tifffile may read it
+        if deep.is_tiff(f):  # a TIFF Pillow cannot identify: tifffile may read it
             _check_tiff_directories(f, size)  # a cut file: said so, before tifffile logs
             info: dict = {}
             arrays, modes, durations = _load_tifffile(f, None, info, max_pixels)
@@ -565,14 +430,14 @@ def _load_pil_checked(f, source, size, max_pixels, pages: bool) -> Image:
     file_mode = im.mode
     info = {}
     try:
-        _check_pixels(*im.size, max_pixels)
+        check_pixels(*im.size, max_pixels)
         if fmt == "TIFF":
             _check_tiff_directories(f, size)
-        if fmt == "PNG" and _png_deep(f):
+        if fmt == "PNG" and deep.png_is_deep(f):
             arrays, modes, durations = _load_png_deep(f, im, info, max_pixels)
             return _assemble(arrays, modes, durations, info, None, fmt, file_mode, source,
                              size, pages)
-        if fmt == "TIFF" and _tiff_deep(im):
+        if fmt == "TIFF" and deep.tiff_is_deep(im):
             arrays, modes, durations = _load_tifffile(f, im, info, max_pixels)
             return _assemble(arrays, modes, durations, info, None, fmt, file_mode, source,
                              size, pages)
@@ -581,11 +446,11 @@ def _load_pil_checked(f, source, size, max_pixels, pages: bool) -> Image:
         for i in range(n):
             if i:
                 im.seek(i)
-                _check_pixels(*im.size, max_pixels)
+                check_pixels(*im.size, max_pixels)
             arr, mode, orientation = _frame_array(im, fmt)
             if i == 0:
                 _frame_info(im, info, orientation)
-                _metadata(im, info, fmt)
+                metadata.read_metadata(im, info, fmt)
                 loop = im.info.get("loop")
             arrays.append(arr)
             modes.append(mode)
@@ -646,10 +511,10 @@ def load_image(path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS,
     with open_input(path) as (f, source, size):
         if size == 0:
             raise ImageError("empty input" if source == "-" else "empty file")
-        head = f.read(len(NPY_MAGIC))
+        head = f.read(len(npyfile.NPY_MAGIC))
         f.seek(0)
-        if head == NPY_MAGIC:
-            return _load_npy(f, source, size, max_pixels)
+        if head == npyfile.NPY_MAGIC:
+            return npyfile.load_npy(f, source, size, max_pixels)
         if source.lower().endswith(".npy"):
             raise ImageError("not a .npy file (no NumPy header)")
         return _load_pil(f, source, size, max_pixels, pages)
@@ -661,8 +526,8 @@ def load_bytes(data: bytes, *, max_pixels: int | None = DEFAULT_MAX_PIXELS,
     f = io.BytesIO(data)
     if not data:
         raise ImageError("empty input")
-    if data[: len(NPY_MAGIC)] == NPY_MAGIC:
-        return _load_npy(f, source, len(data), max_pixels)
+    if data[: len(npyfile.NPY_MAGIC)] == npyfile.NPY_MAGIC:
+        return npyfile.load_npy(f, source, len(data), max_pixels)
     return _load_pil(f, source, len(data), max_pixels, pages)
 
 
@@ -674,11 +539,11 @@ def header(path) -> Header:
     with open_input(path) as (f, source, size):
         if size == 0:
             raise ImageError("empty file")
-        if f.read(len(NPY_MAGIC)) == NPY_MAGIC:
+        if f.read(len(npyfile.NPY_MAGIC)) == npyfile.NPY_MAGIC:
             f.seek(0)
-            shape, _fortran, dtype = npy_header(f)
-            _check_npy(shape, dtype)
-            frames, h, w = _npy_plane(shape)
+            shape, _fortran, dtype = npyfile.npy_header(f)
+            npyfile.check_npy(shape, dtype)
+            frames, h, w = npyfile.npy_plane(shape)
             return Header(int(w), int(h), int(frames), "npy", "NPY")
         from PIL import Image as PILImage
 
@@ -691,9 +556,9 @@ def header(path) -> Header:
                 mode = _normal_mode(im.mode, transparent)
                 if im.mode == "I" and fmt == "PPM":
                     mode = "I;16"
-                if fmt == "PNG" and _png_deep(f):
-                    mode = {2: "RGB;16", 4: "LA;16", 6: "RGBA;16"}[_png_colour_type(f)]
-                elif fmt == "TIFF" and _tiff_deep(im):
+                if fmt == "PNG" and deep.png_is_deep(f):
+                    mode = {2: "RGB;16", 4: "LA;16", 6: "RGBA;16"}[deep.png_colour_type(f)]
+                elif fmt == "TIFF" and deep.tiff_is_deep(im):
                     samples = int(im.tag_v2.get(277, 1))
                     mode = ("I;16", "LA;16", "RGB;16", "RGBA;16")[min(samples, 4) - 1]
                 # orientation only where it is known without decoding
@@ -701,35 +566,10 @@ def header(path) -> Header:
                 if cheap and _orientation(im) >= 5:
                     w, h = h, w
         except PILImage.UnidentifiedImageError:
-            if not _is_tiff(f):
+            if not deep.is_tiff(f):
                 raise ImageError("not an image file (or a format Pillow cannot read)") from None
             _check_tiff_directories(f, size)
-            return _tifffile_header(f)
+            return deep.tifffile_header(f)
         except Exception as exc:
             raise ImageError(f"cannot read the image header: {one_line(exc)}") from exc
     return Header(int(w), int(h), frames, mode, fmt)
-
-
-def _png_colour_type(f) -> int:
-    f.seek(25)
-    ctype = f.read(1)[0]
-    f.seek(0)
-    return ctype
-
-
-def _tifffile_header(f) -> Header:
-    try:
-        import tifffile
-    except ImportError:
-        raise ImageError(f"this is a TIFF that Pillow cannot read; reading it needs tifffile "
-                         f"({DEPTH_EXTRA})") from None
-    try:
-        with tifffile.TiffFile(f) as tf:
-            page = tf.pages[0]
-            w, h, n = page.imagewidth, page.imagelength, len(tf.pages)
-            c = page.samplesperpixel
-            bits = page.bitspersample
-    except Exception as exc:  # noqa: BLE001
-        raise ImageError(f"cannot read the TIFF header: {one_line(exc)}") from exc
-    modes = ("L", "LA", "RGB", "RGBA") if bits <= 8 else ("I;16", "LA;16", "RGB;16", "RGBA;16")
-    return Header(int(w), int(h), int(n), modes[min(max(c, 1), 4) - 1], "TIFF")

@@ -74,7 +74,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import ImageError
-from . import fsio
+from . import deep, fsio
+from . import meta as metadata
 from .fsio import one_line
 from .types import ALPHA_MODES, EIGHT_BIT, SIXTEEN_BIT, TIFF_COMPRESSIONS
 
@@ -99,7 +100,6 @@ FORMAT_MODES: dict[str, frozenset[str]] = {
 MULTI_FRAME_FORMATS = frozenset({"GIF", "PNG", "WEBP", "TIFF"})
 _ICC_FORMATS = frozenset({"PNG", "JPEG", "TIFF", "WEBP"})
 #: formats that hold EXIF, XMP and (PNG only) text chunks
-_EXIF_FORMATS = frozenset({"PNG", "JPEG", "TIFF", "WEBP"})
 #: 16-bit colour modes (written by pngwrite and tifffile: Pillow has no such modes)
 _DEEP_COLOUR = frozenset(SIXTEEN_BIT[1:])
 _DPI_FORMATS = frozenset({"PNG", "JPEG", "TIFF", "BMP"})
@@ -298,113 +298,6 @@ def _save_params(fmt: str, mode: str, d: int, like: Image | None, scale,
     return params
 
 
-#: TIFF tags that describe the pixels' layout: never copied from an EXIF block into a TIFF
-_TIFF_LAYOUT_TAGS = frozenset({254, 255, 256, 257, 258, 259, 262, 263, 266, 273, 277, 278,
-                               279, 280, 281, 284, 317, 320, 322, 323, 324, 325, 338, 339,
-                               513, 514, 530, 531, 532})
-
-
-def _exif(raw: bytes, size: tuple[int, int], warn: list):
-    """The input's EXIF block for an output of ``size`` (w, h) -> ``PIL.Image.Exif``: the
-    orientation reset to 1 (the rotation was applied on reading) and the pixel dimensions
-    (ExifImageWidth/Height, ImageWidth/Length where present) set to the output's. None
-    (with a warning) when the block cannot be parsed."""
-    from PIL import Image as PILImage
-
-    exif = PILImage.Exif()
-    try:
-        exif.load(raw)
-        if 0x0112 in exif:
-            exif[0x0112] = 1
-        for tag, value in ((0x0100, size[0]), (0x0101, size[1])):
-            if tag in exif:
-                exif[tag] = value
-        sub = exif.get_ifd(0x8769)
-        for tag, value in ((0xA002, size[0]), (0xA003, size[1])):
-            if tag in sub:
-                sub[tag] = value
-    except Exception:  # noqa: BLE001 - a damaged block: said, not copied
-        warn.append("EXIF not kept (the input's EXIF block is damaged)")
-        return None
-    return exif
-
-
-def _png_text_chunks(text: dict, xmp: bytes | None) -> list[tuple[bytes, bytes]]:
-    """PNG text chunks: tEXt where the text is Latin-1, else iTXt (UTF-8); XMP as the iTXt
-    ``XML:com.adobe.xmp``."""
-    chunks = []
-    for key, value in text.items():
-        k = key.encode("latin-1", "replace")[:79]
-        try:
-            chunks.append((b"tEXt", k + b"\0" + value.encode("latin-1")))
-        except UnicodeEncodeError:
-            chunks.append((b"iTXt", k + b"\0\0\0\0\0" + value.encode("utf-8")))
-    if xmp:
-        chunks.append((b"iTXt", b"XML:com.adobe.xmp\0\0\0\0\0" + xmp))
-    return chunks
-
-
-def _metadata(fmt: str, like: Image | None, size: tuple[int, int], strip: bool,
-              warn: list) -> dict:
-    """What the output keeps of the input's EXIF, XMP and text chunks, by format:
-    ``exif`` (``PIL.Image.Exif``), ``xmp`` (bytes), ``png_chunks`` (PNG: [(type, data)])."""
-    info = like.info if like is not None else {}
-    raw_exif, xmp, text = info.get("exif"), info.get("xmp"), info.get("text") or {}
-    if strip or not (raw_exif or xmp or text):
-        return {}
-    lost = []
-    if fmt not in _EXIF_FORMATS:
-        lost = [name for name, v in (("EXIF", raw_exif), ("XMP", xmp), ("text", text)) if v]
-        warn.append(f"metadata not kept: {', '.join(lost)} ({fmt} cannot hold it)")
-        return {}
-    out: dict = {}
-    if raw_exif:
-        exif = _exif(raw_exif, size, warn)
-        if exif is not None:
-            out["exif"] = exif
-    if xmp and fmt == "JPEG" and len(xmp) > 65504:
-        warn.append("XMP not kept (over the 64 KB a JPEG segment holds)")
-        xmp = None
-    if xmp:
-        out["xmp"] = bytes(xmp)
-    if fmt == "PNG":
-        out["png_chunks"] = _png_text_chunks(text, out.pop("xmp", None))
-    elif text:
-        warn.append(f"PNG text chunks not kept ({fmt} has no text chunks)")
-    return out
-
-
-def _pil_metadata(fmt: str, meta: dict) -> dict:
-    """``_metadata`` as Pillow's save parameters."""
-    params: dict = {}
-    exif = meta.get("exif")
-    if fmt == "TIFF":
-        if exif is not None or meta.get("xmp"):
-            from PIL import Image as PILImage
-
-            tags = PILImage.Exif()
-            if exif is not None:
-                tags.load(exif.tobytes())  # a loaded copy: Pillow's TIFF writer reads its IFDs
-                for tag in _TIFF_LAYOUT_TAGS & set(tags):
-                    del tags[tag]
-            if meta.get("xmp"):
-                tags[700] = meta["xmp"]
-            params["exif"] = tags
-        return params
-    if exif is not None:
-        params["exif"] = exif.tobytes()
-    if meta.get("xmp"):
-        params["xmp"] = meta["xmp"]
-    if meta.get("png_chunks"):
-        from PIL.PngImagePlugin import PngInfo
-
-        pnginfo = PngInfo()
-        for kind, data in meta["png_chunks"]:
-            pnginfo.add(kind, data)
-        params["pnginfo"] = pnginfo
-    return params
-
-
 def _as_a4(arr: np.ndarray, fmt: str) -> np.ndarray:
     if arr.ndim == 2:
         a4 = arr[None, :, :, None]
@@ -467,16 +360,16 @@ def _save(path, array, like, format, scale, png_compress_level, jpeg_quality, st
     if d > 1 and fmt not in MULTI_FRAME_FORMATS:
         raise ImageError(f"{fmt} holds one frame and this image has {d}; write GIF, PNG "
                          "(APNG), WebP, TIFF or .npy")
-    if fmt == "TIFF" and _tiff_raw(a4):  # float or wide-integer colour: kept as it is
-        meta = _metadata(fmt, like, (w, h), strip, warn)
+    if fmt == "TIFF" and deep.tiff_raw(a4):  # float or wide-integer colour: kept as it is
+        meta = metadata.output_metadata(fmt, like, (w, h), strip, warn)
         params = _save_params(fmt, "raw", d, like, scale, png_compress_level, jpeg_quality,
                               strip)
-        return _write(path, _tifffile_writer(list(a4), ["raw"] * d, params, meta, warn), fmt)
+        return _write(path, deep.tifffile_writer(list(a4), ["raw"] * d, params, meta, warn), fmt)
     a4, mode = _natural_mode(a4, like, warn)
     a4, mode = _fit_format(a4, mode, fmt, warn)
     if fmt == "GIF" and mode.startswith("RGB"):
         warn.append("colours quantised to a 256-colour palette (GIF)")
-    meta = _metadata(fmt, like, (w, h), strip, warn)
+    meta = metadata.output_metadata(fmt, like, (w, h), strip, warn)
     from . import pngwrite
 
     if fmt == "PNG" and pngwrite.handles(mode, d):  # the fast writer (pngwrite.py says why)
@@ -484,7 +377,7 @@ def _save(path, array, like, format, scale, png_compress_level, jpeg_quality, st
                               strip)
         chunks = []
         if meta.get("exif") is not None:
-            chunks.append((b"eXIf", _exif_body(meta["exif"].tobytes())))
+            chunks.append((b"eXIf", metadata.exif_body(meta["exif"].tobytes())))
         chunks += meta.get("png_chunks", [])
 
         def write(f):
@@ -496,14 +389,14 @@ def _save(path, array, like, format, scale, png_compress_level, jpeg_quality, st
     if mode in _DEEP_COLOUR:  # TIFF (PNG went above)
         params = _save_params(fmt, mode, d, like, scale, png_compress_level, jpeg_quality,
                               strip)
-        return _write(path, _tifffile_writer(list(a4), [mode] * d, params, meta, warn), fmt)
+        return _write(path, deep.tifffile_writer(list(a4), [mode] * d, params, meta, warn), fmt)
     try:
         frames = _pil_frames(a4, mode, fmt)
     except (ValueError, TypeError, OSError) as exc:
         raise ImageError(f"cannot make a {mode} image: {one_line(exc)}") from exc
     params = _save_params(fmt, frames[0].mode, d, like, scale, png_compress_level,
                           jpeg_quality, strip)
-    params.update(_pil_metadata(fmt, meta))
+    params.update(metadata.pil_params(fmt, meta))
 
     def write(f):
         if d > 1:
@@ -512,15 +405,6 @@ def _save(path, array, like, format, scale, png_compress_level, jpeg_quality, st
             frames[0].save(f, format=fmt, **params)
 
     return _write(path, write, fmt)
-
-
-def _tiff_raw(a4: np.ndarray) -> bool:
-    """Colour samples no Pillow mode holds (float, int32, ...), which tifffile writes as is."""
-    return a4.shape[3] > 1 and a4.dtype.kind in "uif" and a4.dtype not in (np.uint8, np.uint16)
-
-
-def _exif_body(data: bytes) -> bytes:
-    return data[6:] if data.startswith(b"Exif\0\0") else data
 
 
 def _save_pages(path, pages, like, fmt: str, scale, strip: bool, warn: list) -> int:
@@ -532,7 +416,7 @@ def _save_pages(path, pages, like, fmt: str, scale, strip: bool, warn: list) -> 
         a4 = _as_a4(np.asarray(page), fmt)
         if a4.shape[0] != 1:
             raise ImageError("each page must be one (H, W[, C]) image")
-        if _tiff_raw(a4):
+        if deep.tiff_raw(a4):
             fitted.append((a4, "raw"))
             continue
         a4, mode = _natural_mode(a4, like, warn)
@@ -542,60 +426,19 @@ def _save_pages(path, pages, like, fmt: str, scale, strip: bool, warn: list) -> 
                          "which one TIFF does not mix here")
     a4, mode = fitted[0]
     size = (a4.shape[2], a4.shape[1])
-    meta = _metadata(fmt, like, size, strip, warn)
+    meta = metadata.output_metadata(fmt, like, size, strip, warn)
     params = _save_params(fmt, mode, 1, like, scale, DEFAULT_PNG_COMPRESS_LEVEL,
                           DEFAULT_JPEG_QUALITY, strip)
     if mode in _DEEP_COLOUR or mode == "raw":
-        return _write(path, _tifffile_writer([a[0] for a, _ in fitted], [mode] * len(fitted),
+        return _write(path, deep.tifffile_writer([a[0] for a, _ in fitted], [mode] * len(fitted),
                                              params, meta, warn), fmt)
     frames = [_pil_frames(a, m, fmt)[0] for a, m in fitted]
-    params.update(_pil_metadata(fmt, meta))
+    params.update(metadata.pil_params(fmt, meta))
 
     def write(f):
         frames[0].save(f, format=fmt, save_all=True, append_images=frames[1:], **params)
 
     return _write(path, write, fmt)
-
-
-def _tifffile_writer(frames: list, modes: list, params: dict, meta: dict, warn: list):
-    """A ``write(f)`` for 16-bit colour TIFF pages (Pillow has no 16-bit colour mode)."""
-    try:
-        import tifffile
-    except ImportError:
-        from .read import DEPTH_EXTRA
-
-        raise ImageError(f"writing 16-bit colour TIFF needs tifffile ({DEPTH_EXTRA}); "
-                         "or write PNG") from None
-    kw: dict = {"metadata": None}
-    if params.get("compression"):
-        kw["compression"] = "zlib"  # LZW would need imagecodecs; Deflate is as lossless
-    if params.get("icc_profile"):
-        kw["iccprofile"] = params["icc_profile"]
-    if params.get("dpi"):
-        kw["resolution"] = tuple(float(v) for v in params["dpi"])
-        kw["resolutionunit"] = "INCH"
-    if meta.get("xmp"):
-        kw["extratags"] = [(700, "B", len(meta["xmp"]), meta["xmp"], True)]
-    if meta.get("exif") is not None:
-        warn.append("EXIF not kept (16-bit colour TIFF is written without EXIF)")
-
-    def write(f):
-        import io as _io
-
-        buf = _io.BytesIO()
-        with tifffile.TiffWriter(buf) as tw:
-            for frame, mode in zip(frames, modes):
-                c = frame.shape[-1]
-                rgb = mode.startswith("RGB") or (mode == "raw" and c >= 3)
-                extra = ("unassalpha",) if mode in ALPHA_MODES else None
-                if mode == "raw" and c in (2, 4):
-                    extra = ("unspecified",)
-                data = frame[..., 0] if c == 1 else frame
-                tw.write(np.ascontiguousarray(data), photometric="rgb" if rgb else "minisblack",
-                         extrasamples=extra, **kw)
-        f.write(buf.getbuffer())
-
-    return write
 
 
 def _write(path, write, fmt: str) -> int:
