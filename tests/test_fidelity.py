@@ -391,3 +391,17 @@ def test_pillow_reads_what_poolcli_writes_for_8_bit(tmp_path):
                   "--backend", "numpy").exit_code == 0
     assert png_ihdr(tmp_path / "b.png")[2:] == (8, 2)
     np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "b.png")), a)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "cpu"])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_opaque_alpha_averages_exactly_as_without_alpha(dtype, backend):
+    """Alpha weights colour (premultiplied), so a fully opaque image must give the plain
+    average bit for bit: no scaling round trip may move a .5 tie (16-bit RGBA was off by one)."""
+    from poolcli import api
+
+    top = np.iinfo(dtype).max
+    x = np.random.default_rng(1).integers(0, top + 1, (33, 47, 4)).astype(dtype)
+    x[..., 3] = top
+    weighted = api.run(x, "avg", size=2, backend=backend, alpha_channel=3).array
+    np.testing.assert_array_equal(weighted, api.pool(x, "avg", size=2, backend="numpy"))
