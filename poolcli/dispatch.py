@@ -74,7 +74,8 @@ def worth_prewarming(plan, files: int = 1) -> bool:
     # batch of small images loses more to that than the kernels save (measured: 100 JPEGs
     # of 1024x768, 2x2 avg, ~0.3 s saved by the kernels, more lost to the contention)
     cost = estimate(plan)
-    return cost["numpy"] * files > 2 * NUMBA_STARTUP_S and cost["numpy"] > cost["cpu"] - startup_left()
+    return (cost["numpy"] * files > 2 * NUMBA_STARTUP_S
+            and cost["numpy"] > cost["cpu"] - startup_left())
 
 
 def startup_left() -> float:
@@ -87,7 +88,8 @@ def startup_left() -> float:
     if _prewarm["started"] is not None:
         return max(0.0, NUMBA_STARTUP_S - (time.perf_counter() - _prewarm["started"]))
     if "poolcli.kernels.cpu" in sys.modules:
-        return 0.0 if getattr(sys.modules["poolcli.kernels.cpu"], "warmed", False) else NUMBA_STARTUP_S / 2
+        warmed = getattr(sys.modules["poolcli.kernels.cpu"], "warmed", False)
+        return 0.0 if warmed else NUMBA_STARTUP_S / 2
     return NUMBA_STARTUP_S
 
 

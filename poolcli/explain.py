@@ -60,19 +60,9 @@ class Axis:
 
 
 def _axis(name: str, n: int, k: int, s: int, p, d: int, ceil_mode: bool) -> Axis:
+    """The geometry's own tables, padding and dropped window (not a copy of its rules)."""
     win = geometry.sliding_axis(n, k, s, p, d, ceil_mode, name)
-    if p == "same":
-        out = win.out
-        total = max((out - 1) * s + d * (k - 1) + 1 - n, 0)
-        left, right = total // 2, total - total // 2
-    else:
-        left = right = p
-    ax = Axis(name, n, k, s, p, d, ceil_mode, win, left, right)
-    if ceil_mode and p != "same":
-        raw = (n + 2 * p - ax.span + s - 1) // s + 1
-        if raw > win.out:
-            ax.dropped = (raw - 1) * s - p
-    return ax
+    return Axis(name, n, k, s, p, d, ceil_mode, win, win.left, win.right, win.dropped)
 
 
 def formula(ax: Axis) -> list[str]:
@@ -83,14 +73,16 @@ def formula(ax: Axis) -> list[str]:
         total = ax.left + ax.right
         return [
             f"out = ceil(n / s) = ceil({n} / {s}) = {out}   (TensorFlow's SAME)",
-            f"padding = max((out - 1)*s + d*(k - 1) + 1 - n, 0) = max({out - 1}*{s} + {d}*{k - 1} + 1 - {n}, 0)"
+            "padding = max((out - 1)*s + d*(k - 1) + 1 - n, 0)"
+            f" = max({out - 1}*{s} + {d}*{k - 1} + 1 - {n}, 0)"
             f" = {total}: {ax.left} before, {ax.right} after",
         ]
     num = n + 2 * p - d * (k - 1) - 1
     rnd = "ceil" if ax.ceil_mode else "floor"
-    raw = (-(-num // s) if ax.ceil_mode else num // s) + 1
+    raw = out + (ax.dropped is not None)  # before the drop rule
     lines = [
-        f"out = {rnd}((n + 2*p - d*(k - 1) - 1) / s) + 1 = {rnd}(({n} + 2*{p} - {d}*({k} - 1) - 1) / {s}) + 1"
+        f"out = {rnd}((n + 2*p - d*(k - 1) - 1) / s) + 1"
+        f" = {rnd}(({n} + 2*{p} - {d}*({k} - 1) - 1) / {s}) + 1"
         f" = {rnd}({num} / {s}) + 1 = {raw}"
     ]
     if ax.dropped is not None:
@@ -176,7 +168,8 @@ def _axis_rows(ax: Axis, indent: str) -> list[list[Segment]]:
                 seg.append((mark.rjust(cw), style))
             else:
                 kind = ax.kind(pos)
-                seg.append(({"in": INPUT_CELL, "pad": PAD_CELL, "beyond": BEYOND_CELL}[kind].rjust(cw), "dim"))
+                blank = {"in": INPUT_CELL, "pad": PAD_CELL, "beyond": BEYOND_CELL}[kind]
+                seg.append((blank.rjust(cw), "dim"))
         if is_dropped:
             seg.append(("   dropped: starts past the input", "dim"))
         else:
@@ -198,7 +191,8 @@ def _grid_rows(axes: tuple[Axis, Axis], indent: str) -> list[list[Segment]]:
         hi = max(ax.n + ax.right, max(ax.windows.start[: 2]) + ax.span)
         ranges.append(range(min(-ax.left, ax.windows.start[0]), hi))
     if len(ranges[0]) > 24 or len(ranges[1]) > MAX_CELLS:
-        return [[(indent + "(the grid is too large to draw; the rows above show each axis)", "dim")]]
+        note = "(the grid is too large to draw; the rows above show each axis)"
+        return [[(indent + note, "dim")]]
     picks = [(i, j) for i in range(min(2, wh.out)) for j in range(min(2, ww.out))]
     owner: dict[tuple[int, int], list[int]] = {}
     for n_win, (i, j) in enumerate(picks):
@@ -207,16 +201,19 @@ def _grid_rows(axes: tuple[Axis, Axis], indent: str) -> list[list[Segment]]:
                 owner.setdefault((r, c), []).append(n_win)
     names = ["A", "B", "C", "D"][: len(picks)]
     legend = ", ".join(f"{names[n]} = output ({i},{j})" for n, (i, j) in enumerate(picks))
-    rows: list[list[Segment]] = [[(f"the first windows on the {ah.n}x{aw.n} grid: {legend}", "bold")],
-                                 [(indent + f"{PAD_CELL} padding, {INPUT_CELL} pixel, lower case: a window cell in the "
-                                   "padding, * in more than one of these windows", "dim")]]
+    rows: list[list[Segment]] = [
+        [(f"the first windows on the {ah.n}x{aw.n} grid: {legend}", "bold")],
+        [(indent + f"{PAD_CELL} padding, {INPUT_CELL} pixel, lower case: a window cell in the "
+          "padding, * in more than one of these windows", "dim")],
+    ]
     cw = _cell_width(aw, list(ranges[1]))
     lw = max(len(str(r)) for r in ranges[0]) + 2
     rows.append([(indent + " " * lw, "")] + _header(aw, list(ranges[1]), cw))
     for r in ranges[0]:
         kind_r = ah.kind(r)
         label = str(r) if kind_r == "in" else ("p" if kind_r == "pad" else "+")
-        seg: list[Segment] = [(indent + label.rjust(lw - 2) + "  ", "" if kind_r == "in" else "dim")]
+        seg: list[Segment] = [(indent + label.rjust(lw - 2) + "  ",
+                               "" if kind_r == "in" else "dim")]
         for c in ranges[1]:
             inside = kind_r == "in" and aw.kind(c) == "in"
             who = owner.get((r, c), [])
@@ -226,13 +223,15 @@ def _grid_rows(axes: tuple[Axis, Axis], indent: str) -> list[list[Segment]]:
                 letter = names[who[0]]
                 seg.append(((letter if inside else letter.lower()).rjust(cw), COLOURS[who[0]]))
             else:
-                blank = INPUT_CELL if inside else (BEYOND_CELL if "beyond" in (kind_r, aw.kind(c)) else PAD_CELL)
+                beyond = "beyond" in (kind_r, aw.kind(c))
+                blank = INPUT_CELL if inside else (BEYOND_CELL if beyond else PAD_CELL)
                 seg.append((blank.rjust(cw), "dim"))
         rows.append(seg)
     return rows
 
 
-def lines(shape=(7, 9), size=3, stride=2, padding=1, dilation=1, ceil_mode=False) -> list[list[Segment]]:
+def lines(shape=(7, 9), size=3, stride=2, padding=1, dilation=1,
+          ceil_mode=False) -> list[list[Segment]]:
     """The explanation as lines of (text, style) segments."""
     dims = parse_ints(shape, "shape", lengths=(2, 3))
     win = geometry.window(size, stride, padding, dilation, ceil_mode)
@@ -258,10 +257,12 @@ def lines(shape=(7, 9), size=3, stride=2, padding=1, dilation=1, ceil_mode=False
           f"padding {pad}, dilation {x.join(map(str, win.dilation[sel]))}, "
           f"{'ceil' if win.ceil_mode else 'floor'} mode", "")],
         [("output ", ""), (x.join(map(str, out)), "bold green"),
-         ("" if len(dims) == 2 or win.pools_frames else "   (frames are not pooled with a 2-number size)", "dim")],
-        [("cells: a letter marks output i's window (lower case where it lies in the padding),", "dim")],
-        [(f"       {INPUT_CELL} pixel, {PAD_CELL} padding (column p), + past the padded edge (ceil mode), "
-          f"{DROPPED_CELL} a window PyTorch drops", "dim")],
+         ("" if len(dims) == 2 or win.pools_frames
+          else "   (frames are not pooled with a 2-number size)", "dim")],
+        [("cells: a letter marks output i's window (lower case where it lies in the padding),",
+          "dim")],
+        [(f"       {INPUT_CELL} pixel, {PAD_CELL} padding (column p), + past the padded edge "
+          f"(ceil mode), {DROPPED_CELL} a window PyTorch drops", "dim")],
         [("", "")],
     ]
     indent = "  "

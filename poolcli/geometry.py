@@ -26,15 +26,22 @@ class AxisWindows:
     start: tuple[int, ...]  #: raw position of cell j=0 (negative: in the left padding)
     lo: tuple[int, ...]  #: first cell index j inside the input
     hi: tuple[int, ...]  #: one past the last cell index j inside the input
-    total: tuple[int, ...]  #: cells inside the padded extent (the divisor under count_include_pad)
+    #: cells inside the padded extent (the divisor under count_include_pad)
+    total: tuple[int, ...]
     step: int = 1  #: dilation
+    left: int = 0  #: padding before the first input cell (sliding windows; else 0)
+    right: int = 0  #: padding after the last input cell (sliding windows; else 0)
+    #: start of the window PyTorch's ceil-mode rule dropped (it would start in the right
+    #: padding), or None
+    dropped: int | None = None
 
     def __hash__(self) -> int:
         # computed once: the tables of a 4096-wide image are tuples of thousands of ints, and
         # every lru_cache keyed on an axis hashes it again (~10 us each, per file)
         h = self.__dict__.get("_hash")
         if h is None:
-            h = hash((self.n, self.start, self.lo, self.hi, self.total, self.step))
+            h = hash((self.n, self.start, self.lo, self.hi, self.total, self.step,
+                      self.left, self.right, self.dropped))
             object.__setattr__(self, "_hash", h)
         return h
 
@@ -46,21 +53,45 @@ class AxisWindows:
     def valid(self) -> tuple[int, ...]:
         return tuple(h - lo for lo, h in zip(self.lo, self.hi))
 
+    @cached_property  # computed once per table; every backend's fast path asks
+    def regular(self) -> tuple[int, int, int] | None:
+        """``(k, stride, first)`` when every window is whole -- its ``k`` cells all inside the
+        input, none in the padding or past the edge -- and window ``i`` starts at
+        ``first + i * stride`` (stride 1 for a single window); else None. Dilation is
+        ``step``, not part of this answer."""
+        if self.out < 1:
+            return None
+        k = self.hi[0]
+        if any(lo != 0 for lo in self.lo) or any(h != k for h in self.hi):
+            return None
+        first = self.start[0]
+        s = self.start[1] - first if self.out > 1 else 1
+        if s < 1 or any(st != first + i * s for i, st in enumerate(self.start)):
+            return None
+        return k, s, first
+
 
 def pytorch_out_size(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
     """Output length as PyTorch's ``pooling_output_shape``, with its ceil-mode drop rule."""
+    return _pytorch_out(n, k, s, p, d, ceil_mode)[0]
+
+
+def _pytorch_out(n: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> tuple[int, int | None]:
+    """(output length, start of the window the ceil-mode rule dropped or None)."""
     span = d * (k - 1) + 1
     numerator = n + 2 * p - span + ((s - 1) if ceil_mode else 0)
     out = numerator // s + 1  # floor division: PyTorch's div_rtn
     if ceil_mode and (out - 1) * s >= n + p:
-        out -= 1  # the last window would start in the right-hand padding
-    return out
+        return out - 1, (out - 1) * s - p  # the last window would start in the right padding
+    return out, None
 
 
-def _windows(n: int, starts: list[int], k: int | list[int], d: int, right_edge: int) -> AxisWindows:
+def _windows(n: int, starts: list[int], k: int | list[int], d: int, right_edge: int,
+             left: int = 0, dropped: int | None = None) -> AxisWindows:
     """Tables for windows of ``k`` cells spaced ``d`` apart starting at ``starts``.
 
-    ``right_edge`` is the end of the padded extent (``n + right padding``), used for ``total``.
+    ``right_edge`` is the end of the padded extent (``n + right padding``), used for ``total``;
+    ``left`` the padding before the input, ``dropped`` as ``AxisWindows.dropped``.
     """
     ks = [k] * len(starts) if isinstance(k, int) else list(k)
     lo, hi, total = [], [], []
@@ -70,26 +101,44 @@ def _windows(n: int, starts: list[int], k: int | list[int], d: int, right_edge: 
         lo.append(first)
         hi.append(max(first, last))
         total.append(min(kk, (right_edge - s0 + d - 1) // d))
-    return AxisWindows(n=n, start=tuple(starts), lo=tuple(lo), hi=tuple(hi), total=tuple(total), step=d)
+    return AxisWindows(n=n, start=tuple(starts), lo=tuple(lo), hi=tuple(hi), total=tuple(total),
+                       step=d, left=left, right=right_edge - n, dropped=dropped)
+
+
+def check_padding(k: int, p: int | str, ceil_mode: bool, axis: str = "axis") -> None:
+    """The shape-free rules of one axis: SAME excludes ceil mode; padding at most k // 2."""
+    if p == "same":
+        if ceil_mode:
+            raise ValueError("--ceil-mode cannot be combined with --padding same "
+                             "(SAME already keeps every pixel)")
+    elif p > k // 2:
+        raise ValueError(
+            f"padding {p} along {axis} is more than half the window: "
+            f"size {k} allows padding 0..{k // 2}"
+        )
+
+
+def check_window(w: Window) -> None:
+    """``check_padding`` for every pooled axis, in the order ``sliding`` meets them."""
+    for i in range(0 if w.pools_frames else 1, 3):
+        p = "same" if w.padding == "same" else w.padding[i]
+        check_padding(w.size[i], p, w.ceil_mode, AXIS_NAMES[i])
 
 
 @lru_cache(maxsize=256)  # a batch of same-sized images builds its tables once
-def sliding_axis(n: int, k: int, s: int, p: int | str, d: int, ceil_mode: bool, axis: str = "axis") -> AxisWindows:
-    """Sliding windows along one axis: PyTorch's rules, or TensorFlow's SAME when ``p == "same"``."""
+def sliding_axis(n: int, k: int, s: int, p: int | str, d: int, ceil_mode: bool,
+                 axis: str = "axis") -> AxisWindows:
+    """Sliding windows along one axis: PyTorch's rules, or TensorFlow's SAME (``p == "same"``)."""
+    check_padding(k, p, ceil_mode, axis)
+    dropped = None
     if p == "same":
-        if ceil_mode:
-            raise ValueError("--ceil-mode cannot be combined with --padding same (SAME already keeps every pixel)")
         out = -(-n // s)
         span = d * (k - 1) + 1
         pad_total = max((out - 1) * s + span - n, 0)
         left = pad_total // 2
         right = pad_total - left  # the odd pixel of padding goes right/bottom
     else:
-        if p > k // 2:
-            raise ValueError(
-                f"padding {p} along {axis} is more than half the window: size {k} allows padding 0..{k // 2}"
-            )
-        out = pytorch_out_size(n, k, s, p, d, ceil_mode)
+        out, dropped = _pytorch_out(n, k, s, p, d, ceil_mode)
         left = right = p
     if out <= 0:
         span = d * (k - 1) + 1
@@ -100,10 +149,11 @@ def sliding_axis(n: int, k: int, s: int, p: int | str, d: int, ceil_mode: bool, 
             + " is smaller than one window; use a smaller size or add padding"
         )
     starts = [i * s - left for i in range(out)]
-    win = _windows(n, starts, k, d, n + right)
+    win = _windows(n, starts, k, d, n + right, left, dropped)
     for i, (lo, hi) in enumerate(zip(win.lo, win.hi)):
         if hi <= lo:
-            raise ValueError(f"window {i} along {axis} lies entirely in the padding; reduce padding or dilation")
+            raise ValueError(f"window {i} along {axis} lies entirely in the padding; "
+                             "reduce padding or dilation")
     return win
 
 
@@ -178,7 +228,8 @@ def window(size=2, stride=None, padding=0, dilation=1, ceil_mode=False) -> Windo
     stride_t = parse_ints(stride, "stride") if stride is not None else None
     pad = parse_padding(padding)
     dil_t = parse_ints(dilation, "dilation")
-    naxes = 3 if 3 in (len(size_t), len(stride_t or ()), len(dil_t), 0 if pad == "same" else len(pad)) else 2
+    lengths = (len(size_t), len(stride_t or ()), len(dil_t), 0 if pad == "same" else len(pad))
+    naxes = 3 if 3 in lengths else 2
     ks = _per_axis(size_t, "size", naxes, 1)
     ss = _per_axis(stride_t, "stride", naxes, 1) if stride_t is not None else ks
     ds = _per_axis(dil_t, "dilation", naxes, 1)
@@ -186,7 +237,7 @@ def window(size=2, stride=None, padding=0, dilation=1, ceil_mode=False) -> Windo
     return Window(ks, ss, ps, ds, bool(ceil_mode), naxes == 3)
 
 
-def sliding(shape_dhw: tuple[int, int, int], w: Window) -> tuple[AxisWindows, AxisWindows, AxisWindows]:
+def sliding(shape_dhw: tuple[int, int, int], w: Window) -> tuple[AxisWindows, ...]:
     """The three axes' tables for an input of (frames, height, width)."""
     axes = []
     for i, n in enumerate(shape_dhw):
@@ -194,7 +245,8 @@ def sliding(shape_dhw: tuple[int, int, int], w: Window) -> tuple[AxisWindows, Ax
             axes.append(identity_axis(n))
             continue
         p = "same" if w.padding == "same" else w.padding[i]
-        axes.append(sliding_axis(n, w.size[i], w.stride[i], p, w.dilation[i], w.ceil_mode, AXIS_NAMES[i]))
+        axes.append(sliding_axis(n, w.size[i], w.stride[i], p, w.dilation[i], w.ceil_mode,
+                                 AXIS_NAMES[i]))
     return tuple(axes)  # type: ignore[return-value]
 
 
@@ -216,6 +268,8 @@ __all__ = [
     "AxisWindows",
     "Window",
     "adaptive_axis",
+    "check_padding",
+    "check_window",
     "fractional_axis",
     "fractional_starts",
     "global_axis",

@@ -1,7 +1,7 @@
 """The NumPy oracle, and the ``numpy`` backend: ``pool_<mode>(x, plan)`` for every mode.
 
 Written for clarity, not speed. ``x`` is a C-contiguous (D, H, W, C) array,
-``plan`` an ``api.Plan``; each function returns the (Do, Ho, Wo, C) result in
+``plan`` a ``plan.Plan``; each function returns the (Do, Ho, Wo, C) result in
 ``plan.dtype``. Every window is visited cell by cell in one fixed order
 (frames, then rows, then columns, each in increasing ``j``), and sums are
 accumulated in float64 in that order, the same order as the fast kernels, so
@@ -15,7 +15,7 @@ from itertools import product
 
 import numpy as np
 
-from .api import finish
+from .plan import OP_AVG, OP_LP, OP_MAX, OP_MIN, finish
 
 NAME = "numpy"
 
@@ -29,12 +29,14 @@ def cells(x: np.ndarray, plan) -> Iterator[tuple[tuple[int, int, int], np.ndarra
     for axis in plan.axes:
         start, lo, hi = (np.asarray(t) for t in (axis.start, axis.lo, axis.hi))
         offsets.append(range(int(lo.min()), int(hi.max())))
-        index.append(lambda j, start=start, axis=axis: np.clip(start + j * axis.step, 0, axis.n - 1))
+        index.append(lambda j, start=start, axis=axis:
+                     np.clip(start + j * axis.step, 0, axis.n - 1))
         inside.append(lambda j, lo=lo, hi=hi: (lo <= j) & (j < hi))
     for jd, jh, jw in product(*offsets):
         rows = np.ix_(index[0](jd), index[1](jh), index[2](jw))
         values = x[rows]
-        valid = inside[0](jd)[:, None, None] & inside[1](jh)[None, :, None] & inside[2](jw)[None, None, :]
+        valid = (inside[0](jd)[:, None, None] & inside[1](jh)[None, :, None]
+                 & inside[2](jw)[None, None, :])
         yield (jd, jh, jw), values, valid[..., None]
 
 
@@ -81,7 +83,8 @@ def window_mean(x, plan) -> np.ndarray:
 def power_mean(x, plan) -> np.ndarray:
     """(mean |x|^p)^(1/p), or (sum |x|^p)^(1/p) when not normalized (PyTorch's lp_pool)."""
     p = plan.p
-    return lp_finish(window_sum(x, plan, (lambda v: v * v) if p == 2.0 else (lambda v: np.abs(v) ** p)), plan)
+    term = (lambda v: v * v) if p == 2.0 else (lambda v: np.abs(v) ** p)
+    return lp_finish(window_sum(x, plan, term), plan)
 
 
 def lp_finish(s: np.ndarray, plan) -> np.ndarray:
@@ -184,9 +187,8 @@ def pool_weighted(x, plan) -> np.ndarray:
 
 def _by_op(x, plan) -> np.ndarray:
     """global and adaptive: the reduction named by the plan's op code."""
-    from . import api
-
-    return {api.OP_MAX: pool_max, api.OP_MIN: pool_min, api.OP_AVG: pool_avg, api.OP_LP: pool_lp}[plan.op](x, plan)
+    by_op = {OP_MAX: pool_max, OP_MIN: pool_min, OP_AVG: pool_avg, OP_LP: pool_lp}
+    return by_op[plan.op](x, plan)
 
 
 pool_global = _by_op
@@ -197,3 +199,8 @@ pool_fractional = pool_max
 def pool(x, plan) -> np.ndarray:
     """The backend entry point: the ``pool_<mode>`` of ``plan.mode``."""
     return globals()["pool_" + plan.mode](x, plan)
+
+
+def pool_timed(x, plan) -> tuple[np.ndarray, float]:
+    """``pool`` and the seconds spent compiling: none, in NumPy."""
+    return pool(x, plan), 0.0

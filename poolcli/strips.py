@@ -29,6 +29,7 @@ import numpy as np
 
 from . import api, geometry, modes
 from .io.fsio import make_temporary, normal_mode
+from .plan import Plan, check_options, make_plan
 
 #: default bytes of input rows held in memory at once (the strip), 256 MiB
 DEFAULT_BUDGET = 256 * 2**20
@@ -97,19 +98,24 @@ class TiffRows:
         self.pages = list(series.pages)
         key = self.pages[0].keyframe
         if key.photometric == 3:  # PALETTE
-            raise ValueError(f"{self.path}: palette TIFFs cannot be pooled strip by strip (indices are never pooled)")
+            raise ValueError(f"{self.path}: palette TIFFs cannot be pooled strip by strip "
+                             "(indices are never pooled)")
         s, depth, h, w, c = key.shaped
         if depth != 1:
-            raise ValueError(f"{self.path}: volumetric (tiled-depth) TIFFs are not supported strip by strip")
+            raise ValueError(f"{self.path}: volumetric (tiled-depth) TIFFs are not supported "
+                             "strip by strip")
         self.samples = s * c
         self.shape = (len(self.pages), h, w, self.samples)
         self.dtype = np.dtype(key.dtype).newbyteorder("=")
         self.key = key
         #: photometric interpretation for a TIFF output alike
-        self.photometric_name = {0: "miniswhite", 1: "minisblack", 2: "rgb"}.get(int(key.photometric))
-        self.alpha_channel = (self.samples - 1) if (key.extrasamples and key.extrasamples[-1] in (1, 2)) else None
+        names = {0: "miniswhite", 1: "minisblack", 2: "rgb"}
+        self.photometric_name = names.get(int(key.photometric))
+        has_alpha = bool(key.extrasamples) and key.extrasamples[-1] in (1, 2)
+        self.alpha_channel = (self.samples - 1) if has_alpha else None
         self._raw = None
-        if key.fillorder == 1 and key.predictor == 1 and s == 1 and all(p.is_contiguous for p in self.pages):
+        contiguous = all(p.is_contiguous for p in self.pages)
+        if key.fillorder == 1 and key.predictor == 1 and s == 1 and contiguous:
             order = self.tif.byteorder
             self._raw = FileRows(self.path, [p.dataoffsets[0] for p in self.pages], (h, w, c),
                                  np.dtype(key.dtype).newbyteorder(order))
@@ -173,8 +179,9 @@ def open_rows(source):
     suffix = path.suffix.lower()
     if suffix == ".npy":
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
-        if isinstance(arr, np.memmap) and arr.flags.c_contiguous and arr.ndim in (2, 3, 4) and arr.size:
-            shape = arr.shape if arr.ndim == 4 else (1,) + (arr.shape if arr.ndim == 3 else arr.shape + (1,))
+        if (isinstance(arr, np.memmap) and arr.flags.c_contiguous and arr.ndim in (2, 3, 4)
+                and arr.size):
+            shape = api.dhwc_view(arr).shape
             frame = shape[1] * shape[2] * shape[3] * arr.dtype.itemsize
             offsets = [arr.offset + i * frame for i in range(shape[0])]
             dtype = arr.dtype
@@ -186,17 +193,20 @@ def open_rows(source):
             import tifffile  # noqa: F401
         except ImportError:
             raise ValueError(
-                f"{path}: pooling TIFF files strip by strip needs tifffile; pip install 'poolcli[dask]'"
+                f"{path}: pooling TIFF files strip by strip needs tifffile; "
+                "pip install 'poolcli[dask]'"
             ) from None
         return TiffRows(path)
-    raise ValueError(f"{path}: strip pooling reads .npy and TIFF files, not {suffix or 'files without a suffix'!r}")
+    what = suffix or "files without a suffix"
+    raise ValueError(f"{path}: strip pooling reads .npy and TIFF files, not {what!r}")
 
 
 # --------------------------------------------------------------------------------------------
 # plans restricted to a block of output rows
 
 
-def restrict_axis(axis: geometry.AxisWindows, o0: int, o1: int, r0: int, r1: int) -> geometry.AxisWindows:
+def restrict_axis(axis: geometry.AxisWindows, o0: int, o1: int, r0: int,
+                  r1: int) -> geometry.AxisWindows:
     """Windows o0..o1-1 of ``axis`` seen from an input that starts at row r0 and has r1 - r0 rows.
 
     ``lo``/``hi``/``total`` are unchanged (the same cells, the same divisors); only the
@@ -207,16 +217,18 @@ def restrict_axis(axis: geometry.AxisWindows, o0: int, o1: int, r0: int, r1: int
         hi=axis.hi[o0:o1], total=axis.total[o0:o1], step=axis.step)
 
 
-def restrict_plan(plan: api.Plan, o0: int, o1: int, r0: int, r1: int) -> api.Plan:
+def restrict_plan(plan: Plan, o0: int, o1: int, r0: int, r1: int) -> Plan:
     """``plan`` for output rows [o0, o1) computed from input rows [r0, r1) only."""
     d, _, w, c = plan.in_shape
     axes = (plan.axes[0], restrict_axis(plan.axes[1], o0, o1, r0, r1), plan.axes[2])
     alpha = None if plan.alpha is None else np.ascontiguousarray(plan.alpha[:, o0:o1])
     uniform = None if plan.uniform is None else np.ascontiguousarray(plan.uniform[:, o0:o1])
-    return dataclasses.replace(plan, axes=axes, in_shape=(d, r1 - r0, w, c), alpha=alpha, uniform=uniform)
+    return dataclasses.replace(plan, axes=axes, in_shape=(d, r1 - r0, w, c), alpha=alpha,
+                               uniform=uniform)
 
 
-def blocks(axis: geometry.AxisWindows, row_bytes: int, budget_bytes: int) -> list[tuple[int, int, int, int]]:
+def blocks(axis: geometry.AxisWindows, row_bytes: int,
+           budget_bytes: int) -> list[tuple[int, int, int, int]]:
     """Split the output rows into blocks (o0, o1, r0, r1) whose input rows fit the budget."""
     out: list[tuple[int, int, int, int]] = []
     firsts = [s + lo * axis.step for s, lo in zip(axis.start, axis.lo)]
@@ -272,13 +284,16 @@ class _Output:
             fd, self.tmp = make_temporary(self.path)
             os.close(fd)
             if suffix == ".npy":
-                self.array = np.lib.format.open_memmap(self.tmp, mode="w+", dtype=dtype, shape=natural)
+                self.array = np.lib.format.open_memmap(self.tmp, mode="w+", dtype=dtype,
+                                                       shape=natural)
             elif suffix in TIFF_SUFFIXES:
                 import tifffile
 
-                tshape = natural if len(natural) != 4 else natural[:3] if natural[3] == 1 else natural
-                kw = {"photometric": photometric or ("rgb" if tshape[-1] in (3, 4) and len(tshape) >= 3 else "minisblack")}
-                self.array = tifffile.memmap(self.tmp, shape=tshape, dtype=dtype, **kw).reshape(natural)
+                tshape = natural[:3] if len(natural) == 4 and natural[3] == 1 else natural
+                colour = tshape[-1] in (3, 4) and len(tshape) >= 3
+                kw = {"photometric": photometric or ("rgb" if colour else "minisblack")}
+                mm = tifffile.memmap(self.tmp, shape=tshape, dtype=dtype, **kw)
+                self.array = mm.reshape(natural)
             else:
                 os.unlink(self.tmp)
                 raise ValueError(f"{out}: strip pooling writes .npy or TIFF, not {suffix!r}")
@@ -329,8 +344,10 @@ def pool_strips(source, mode: str, *, size=2, stride=None, padding=0, dilation=1
     """
     spec = modes.get(mode)
     if spec.windows == "global" or spec.returns == "vector":
-        raise ValueError(f"{spec.name} reduces the whole image at once and cannot be pooled strip by strip")
-    opts = api._options(spec, options)
+        raise ValueError(f"{spec.name} reduces the whole image at once and cannot be pooled "
+                         "strip by strip")
+    opts = check_options(spec, size=size, stride=stride, padding=padding, dilation=dilation,
+                         ceil_mode=ceil_mode, **options).opts
     if out is not None and not isinstance(source, np.ndarray) and Path(source).exists() \
             and Path(out).exists() and os.path.samefile(source, out):
         raise ValueError(f"{out}: the output would overwrite the input")
@@ -340,31 +357,29 @@ def pool_strips(source, mode: str, *, size=2, stride=None, padding=0, dilation=1
             raise ValueError(f"cannot pool an empty array of shape {src.shape}")
         if alpha_channel is None:
             alpha_channel = getattr(src, "alpha_channel", None)
-        kdtype = api._check_dtype(np.empty(0, dtype=src.dtype))[0].dtype
+        kdtype = api.kernel_dtype(src.dtype)
         caller_dtype = src.dtype
-        plan = api.make_plan(spec, src.shape, kdtype, size=size, stride=stride, padding=padding,
-                             dilation=dilation, ceil_mode=ceil_mode, opts=opts)
+        plan = make_plan(spec, src.shape, kdtype, size=size, stride=stride, padding=padding,
+                         dilation=dilation, ceil_mode=ceil_mode, opts=opts)
         from . import dispatch
 
         be = dispatch.backend_for(backend, plan)  # chosen once, for the whole image
         linear = bool(opts.get("linear_light"))
-        premultiply = spec.averaging and plan.op not in (api.OP_MAX, api.OP_MIN) and alpha_channel is not None
+        premultiply = api.premultiplies(plan, alpha_channel)
         d, _, w, c = src.shape
         row_bytes = d * w * c * (kdtype.itemsize + (8 if (linear or premultiply) else 0))
         todo = blocks(plan.axes[1], row_bytes, int(budget_bytes))
         ndim = source.ndim if isinstance(source, np.ndarray) else _source_ndim(source, src)
         natural = _natural_shape(plan.out_shape, ndim)
-        dst = _Output(out, plan.out_shape, natural, caller_dtype, getattr(src, "photometric_name", None))
+        dst = _Output(out, plan.out_shape, natural, caller_dtype,
+                      getattr(src, "photometric_name", None))
         try:
             for o0, o1, r0, r1 in todo:
                 x = src.read(r0, r1)
                 if x.dtype != kdtype:
                     x = x.astype(kdtype)
                 sub = restrict_plan(plan, o0, o1, r0, r1)
-                if linear or premultiply:
-                    y = api._pool_image(x, sub, be, linear, alpha_channel if premultiply else None)
-                else:
-                    y = be.pool(x, sub)
+                y, _ = api.pool_dhwc(x, sub, be, linear=linear, alpha_channel=alpha_channel)
                 del x
                 dst.view4[:, o0:o1] = y
                 if on_block is not None:

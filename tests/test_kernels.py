@@ -19,8 +19,7 @@ from helpers import (
     random_array,
 )
 
-from poolcli import api, modes
-from poolcli.kernels import _ops
+from poolcli import modes
 
 SLIDING = {name for name, m in modes.MODES.items() if m.windows == "sliding"}
 CASE_IDS = [case[0] for case in MODE_CASES]
@@ -47,12 +46,6 @@ def test_matrix(case, dtype, layout, backend):
 
 def test_the_matrix_covers_every_mode():
     assert {mode for _, mode, _ in MODE_CASES} == set(modes.MODES) - {"learn"}
-
-
-def test_op_codes_agree():
-    assert (api.OP_MAX, api.OP_MIN, api.OP_AVG, api.OP_LP, api.OP_MIXED, api.OP_SOFT, api.OP_STOCH,
-            api.OP_WEIGHTED) == (_ops.MAX, _ops.MIN, _ops.AVG, _ops.LP, _ops.MIXED, _ops.SOFT,
-                                 _ops.STOCH, _ops.WEIGHTED)
 
 
 # --------------------------------------------------------------------------------------------

@@ -24,13 +24,14 @@ def _user_cache_dir() -> str:
 
 def _sources_key() -> str:
     """A checksum of the kernel sources. Numba invalidates a cached kernel when *its* file
-    changes, not when a function it inlines from another file does (``_ops.py``), so the
-    default cache folder is named after all of them: any edit gets a fresh folder."""
+    changes, not when a function it inlines from another file does (``_ops.py``) nor when
+    a global it freezes does (the op codes, declared in ``../plan.py``), so the default
+    cache folder is named after all of them: any edit gets a fresh folder."""
     import zlib
 
     here = os.path.dirname(os.path.abspath(__file__))
     crc = 0
-    for name in ("_ops.py", "cpu.py", "cuda.py"):
+    for name in ("_ops.py", "cpu.py", "cuda.py", os.path.join("..", "plan.py")):
         try:
             with open(os.path.join(here, name), "rb") as f:
                 crc = zlib.crc32(f.read(), crc)
@@ -46,7 +47,8 @@ def cache_dir() -> str:
     if os.environ.get("NUMBA_CACHE_DIR"):
         return os.environ["NUMBA_CACHE_DIR"]
     here = os.path.dirname(os.path.abspath(__file__))
-    base = os.path.join(here, "__pycache__", "numba") if os.access(here, os.W_OK) else _user_cache_dir()
+    writable = os.access(here, os.W_OK)
+    base = os.path.join(here, "__pycache__", "numba") if writable else _user_cache_dir()
     return os.path.join(base, _sources_key())
 
 

@@ -2,13 +2,24 @@
 
 ``kernels.cpu`` compiles them with ``numba.njit`` and ``kernels.cuda`` with
 ``numba.cuda.jit(device=True)``; the NumPy reference states the same rules with
-array operations (``api.finish``, ``reference.power_mean``).
+array operations (``plan.finish``, ``reference.power_mean``).
 """
 
 import math
 
-# op codes: the same numbers as api.OP_* (checked by the tests)
-MAX, MIN, AVG, LP, MIXED, SOFT, STOCH, WEIGHTED = 0, 1, 2, 3, 4, 5, 6, 7
+# the op codes, declared in ``plan``: plain module-level ints, which Numba freezes into the
+# kernels (``kernels._sources_key`` includes plan.py, so a change there gets a fresh cache)
+from ..plan import OP_AVG as AVG
+from ..plan import OP_LP as LP
+from ..plan import OP_MAX as MAX
+from ..plan import OP_MIN as MIN
+from ..plan import OP_MIXED as MIXED
+from ..plan import OP_SOFT as SOFT
+from ..plan import OP_STOCH as STOCH
+from ..plan import OP_WEIGHTED as WEIGHTED
+
+__all__ = ["AVG", "LP", "MAX", "MIN", "MIXED", "SOFT", "STOCH", "WEIGHTED", "positive",
+           "power_root", "power_term", "to_output"]
 
 
 def to_output(r, lo, hi, is_int):
@@ -19,7 +30,7 @@ def to_output(r, lo, hi, is_int):
         d = r - f
         odd = f - 2.0 * math.floor(f * 0.5) != 0.0
         # bitwise & and | and a conditional expression, no branches: the kernels' loops
-        # vectorise (uint8 RGB 4096x4096 2x2 lp: 14 -> 8 ms against the if/elif form)
+        # vectorise (benchmarks/README.md has the figures against the if/elif form)
         r = f + 1.0 if (d > 0.5) | ((d == 0.5) & odd) else f
     return r
 

@@ -12,15 +12,17 @@ the window, stride, channel count and op as *compile-time constants*: each is
 passed as a tuple whose length is the value (``_tag(3) == (0, 0, 0)``), so Numba
 specialises per (window, stride, C, op) lazily and caches each specialisation,
 LLVM unrolls the window and channel loops and vectorises the row with
-interleaved loads. Measured on 4096x4096x3 uint8 2x2 max: 1.2 ms against 15 ms
-with the same loops taking those values at run time (benchmarks/README.md).
+interleaved loads: an order of magnitude faster than the same loops taking those
+values at run time (the figures are in benchmarks/README.md).
 The unsigned 8- and 16-bit averages of 2, 3, 4 or 9 cells have their own kernel,
 ``mean_int_fixed``, all in integer lanes (same numbers).
+
+Each backend's ``pool_timed`` returns the seconds it spent compiling (or loading from the
+cache) with the result; ``api.run`` puts them in ``Result.compile_seconds``.
 """
 
 from __future__ import annotations
 
-import functools
 import time
 
 import numba
@@ -32,8 +34,7 @@ from . import _ops
 NAME = "cpu"
 
 # the per-value operations, inlined into the kernels' loop bodies (Numba IR inlining): called
-# as separate functions they kept the loops scalar (4096x4096x3 uint8 2x2 lp: 89 ms against
-# 10 ms inlined; the generic kernel's 3x3/s2/p1 lp 69 -> 57 ms)
+# as separate functions they kept the loops scalar (several times slower: benchmarks/README.md)
 _to_output = njit(inline="always")(_ops.to_output)
 _power_term = njit(inline="always")(_ops.power_term)
 _power_root = njit(inline="always")(_ops.power_root)
@@ -90,7 +91,8 @@ def reduce_windows(x, out, tab, steps, op, fparams, alpha, uniform, weights, fla
                             cell = 0.0  # stochastic: the cell's positive parts, all channels
                             for c in range(C):
                                 v = x[z, y, xx, c]
-                                if op == MAX or op == MIXED or ((op == SOFT or op == STOCH) and ps == 0):
+                                extreme = op == MAX or op == MIXED
+                                if extreme or ((op == SOFT or op == STOCH) and ps == 0):
                                     if v > ext[c] or v != v:
                                         if ext[c] == ext[c]:  # NaN, once in, stays
                                             ext[c] = v
@@ -107,7 +109,8 @@ def reduce_windows(x, out, tab, steps, op, fparams, alpha, uniform, weights, fla
                                     top = np.float64(ext[c]) * scale
                                     # the maximum weighs exactly 1 (+inf: not inf - inf), and a
                                     # weight of 0 adds nothing (-inf: not 0 * -inf)
-                                    w = 1.0 if fv * scale == top else np.exp((fv * scale - top) / temp)
+                                    sv = fv * scale
+                                    w = 1.0 if sv == top else np.exp((sv - top) / temp)
                                     acc[c] += w
                                     if w != 0.0:
                                         acc2[c] += w * fv
@@ -122,7 +125,8 @@ def reduce_windows(x, out, tab, steps, op, fparams, alpha, uniform, weights, fla
                                     total += cell
                                 else:
                                     running += cell
-                                    if not chosen and running > uniform[od, oh, ow] * total:
+                                    target = uniform[od, oh, ow] * total
+                                    if not chosen and running > target:
                                         chosen = True
                                         cz, cy, cx = z, y, xx
             for c in range(C):
@@ -152,7 +156,7 @@ def reduce_windows(x, out, tab, steps, op, fparams, alpha, uniform, weights, fla
 
 @njit(inline="always")
 def _better(op, e, v):
-    """max (MAX) or min (MIN) of the window so far and v, NaN winning: the rule of reduce_windows."""
+    """max (MAX) or min (MIN) of the window so far and v, NaN winning (reduce_windows' rule)."""
     # bitwise & and | (not `and`/`or`): no short-circuit branches, so the loop vectorises
     if op == MAX:
         take = ((v > e) | (v != v)) & (e == e)
@@ -189,7 +193,8 @@ def reduce_fixed(x, out, rows_in, rows_out, kh, kw, sh, sw, chans, optag, inttag
     acc0: the accumulator's zero: float32 for the average of 8- and 16-bit integers (their
     sums of at most 9 cells are below 2**24, so exact, and s/div is within 1/18 of a tie
     only when it is one exactly, so np.rint gives np.rint(s / div) of the reference; 4x
-    the SIMD lanes of int64), int64 for wider integers, float64 otherwise. fparams: p, normalize, lo, hi (as reduce_windows).
+    the SIMD lanes of int64), int64 for wider integers, float64 otherwise.
+    fparams: p, normalize, lo, hi (as reduce_windows).
     Sums run over rows then columns, in float64 (or exactly in int64), like the reference.
     """
     for r in prange(out.shape[0]):
@@ -201,9 +206,9 @@ def reduce_fixed(x, out, rows_in, rows_out, kh, kw, sh, sw, chans, optag, inttag
         o = out[r]
         if C == 4 and not is_int:
             # four float channels: the windows at every input column of the row first
-            # (contiguous, so the loop vectorises), then every SW-th pixel of them. Measured:
-            # float32 RGBA 2048x2048 2x2 max 9.8 -> 2.5 ms, avg 8.7 -> 2.8 ms; the
-            # interleaved loop below is the faster one for 1 to 3 channels
+            # (contiguous, so the loop vectorises), then every SW-th pixel of them: measured
+            # faster for RGBA floats, while the interleaved loop below is the faster one for
+            # 1 to 3 channels (benchmarks/README.md)
             t = np.empty((out.shape[1] // C - 1) * SW * C + C, dtype=out.dtype)
             for k in range(t.shape[0]):
                 t[k] = _fixed_value(x, y0, k, KH, KW, C, op, is_int, f32sum, acc0, fparams)
@@ -245,6 +250,17 @@ def _fixed_value(x, y0, i, KH, KW, C, op, is_int, f32sum, acc0, fparams):
     return _to_output(res, fparams[2], fparams[3], is_int)
 
 
+@njit(inline="always")
+def _log2(n):
+    """floor(log2(n)) for n >= 1: the shift of a division by a power of two (a constant in
+    mean_int_fixed, where n is a window's cell count, so it folds away)."""
+    m = 0
+    while n > 1:
+        n >>= 1
+        m += 1
+    return m
+
+
 @njit(parallel=True, cache=True)
 def mean_int_fixed(x, out, rows_in, rows_out, kh, kw, sh, sw, chans):
     """reduce_fixed's average for unsigned 8- and 16-bit data over N = kh*kw cells, N a
@@ -252,14 +268,14 @@ def mean_int_fixed(x, out, rows_in, rows_out, kh, kw, sh, sw, chans):
 
     The sum s is exact in uint32. N = 2**m: s / N rounded half to even is
     (s + 2**(m-1) - 1 + ((s >> m) & 1)) >> m. N odd: s / N is never a tie, so it is
-    (s + N // 2) // N, a division by a constant that LLVM turns into a multiply. uint8 RGB
-    4096x4096: 2x2 in 1.7 ms and 3x3/s2 in 3.1 ms, against 7 and 9.3 ms summed in float32.
-    The explicit uint32 casts matter: with Numba's default int64 arithmetic the loop is 2x slower.
+    (s + N // 2) // N, a division by a constant that LLVM turns into a multiply: several
+    times faster than summing in float32 (benchmarks/README.md). The explicit uint32 casts
+    matter: with Numba's default int64 arithmetic the loop is about twice as slow.
     """
     for r in prange(out.shape[0]):
         KH, KW, SH, SW, C = len(kh), len(kw), len(sh), len(sw), len(chans)
         N = KH * KW
-        M = 2 if N == 4 else 1  # log2(N) when N is a power of two (2 or 4 here)
+        M = _log2(N)  # used only when N is a power of two
         y0 = _first_row(r, rows_in, rows_out, SH)
         o = out[r]
         for ow in range(out.shape[1] // C):
@@ -272,7 +288,8 @@ def mean_int_fixed(x, out, rows_in, rows_out, kh, kw, sh, sw, chans):
                         s += np.uint32(row[i + jw * C])
                 if N & (N - 1) == 0:
                     half = np.uint32((1 << (M - 1)) - 1)
-                    o[ow * C + c] = (s + half + ((s >> np.uint32(M)) & np.uint32(1))) >> np.uint32(M)
+                    odd = (s >> np.uint32(M)) & np.uint32(1)
+                    o[ow * C + c] = (s + half + odd) >> np.uint32(M)
                 else:
                     o[ow * C + c] = (s + np.uint32(N // 2)) // np.uint32(N)
 
@@ -287,19 +304,14 @@ def _tag(n: int) -> tuple:
     return (0,) * n
 
 
-@functools.lru_cache(maxsize=256)
 def _full_windows(a, k_max: int, s_max: int):
     """(k, s) when the axis is full windows of k cells at stride s from 0 (no padding,
-    no dilation, no partial windows); else None."""
-    if a.step != 1 or a.out < 1:
+    no dilation, no partial windows: ``AxisWindows.regular``), within the fast path's
+    limits; else None."""
+    if a.step != 1 or a.regular is None:
         return None
-    k = a.hi[0]
-    s = a.start[1] - a.start[0] if a.out > 1 else 1
-    if not (1 <= k <= k_max and 1 <= s <= s_max):
-        return None
-    if any(lo != 0 for lo in a.lo) or any(hi != k for hi in a.hi) or any(t != k for t in a.total):
-        return None
-    if any(st != i * s for i, st in enumerate(a.start)):
+    k, s, first = a.regular
+    if first != 0 or not (1 <= k <= k_max and 1 <= s <= s_max):
         return None
     return k, s
 
@@ -311,7 +323,7 @@ def fast_args(x, out, plan):
     if plan.op not in FAST_OPS or c > FAST_MAX_C or plan.dtype.kind not in "uif":
         return None
     ad, ah, aw = plan.axes
-    if ad.step != 1 or any(lo != 0 or hi != 1 for lo, hi in zip(ad.lo, ad.hi)) or ad.start != tuple(range(d)):
+    if ad.step != 1 or ad.regular != (1, 1, 0) or ad.out != d:  # frames are not pooled
         return None
     hh, ww = _full_windows(ah, FAST_MAX_K, FAST_MAX_S), _full_windows(aw, FAST_MAX_K, FAST_MAX_S)
     if hh is None or ww is None or (hh == (1, 1) and ww == (1, 1)):
@@ -321,15 +333,20 @@ def fast_args(x, out, plan):
     rows = (x.reshape(d * h, w * c), out.reshape(do * ho, wo * c), np.int64(h), np.int64(ho),
             _tag(hh[0]), _tag(ww[0]), _tag(hh[1]), _tag(ww[1]), _tag(c))
     cells = hh[0] * ww[0]
-    if plan.op == AVG and plan.dtype.kind == "u" and plan.dtype.itemsize <= 2 and cells in (2, 3, 4, 9):
+    small_unsigned = plan.dtype.kind == "u" and plan.dtype.itemsize <= 2
+    if plan.op == AVG and small_unsigned and cells in (2, 3, 4, 9):
         return mean_int_fixed, rows
     # other 8- and 16-bit averages (signed, or 6 cells) summed in float32 (exact, see
     # reduce_fixed): faster than int64 sums with a general integer rounding
     f32sum = plan.op == AVG and is_int and plan.dtype.itemsize <= 2 and hh[0] * ww[0] <= 9
-    acc0 = np.float32(0) if f32sum else np.int64(0) if (plan.op == AVG and is_int) else np.float64(0.0)
+    if f32sum:
+        acc0 = np.float32(0)
+    else:
+        acc0 = np.int64(0) if (plan.op == AVG and is_int) else np.float64(0.0)
     lo, hi = plan.limits
     fparams = np.array([plan.p, 1.0 if plan.normalize else 0.0, lo, hi], dtype=np.float64)
-    return reduce_fixed, rows + (_tag(plan.op + 1), _tag(3 if f32sum else 1 + is_int), acc0, fparams)
+    tags = (_tag(plan.op + 1), _tag(3 if f32sum else 1 + is_int))
+    return reduce_fixed, rows + tags + (acc0, fparams)
 
 
 @njit(parallel=True, cache=True)
@@ -348,10 +365,6 @@ def warm() -> None:
     global warmed
     _touch(np.zeros(2, dtype=np.int64))
     warmed = True
-
-
-#: seconds spent compiling (or loading from the cache) in the last ``pool`` call
-last_compile_seconds = 0.0
 
 
 #: argument kinds whose specialisation is known to be compiled (see _ensure_compiled)
@@ -413,18 +426,25 @@ def _repair_cache(flush: bool) -> None:
                 obj._cache = NullCache()
 
 
-def pool(x, plan, *, fast: bool = True) -> np.ndarray:
-    """The backend entry point: pool a C-contiguous (D, H, W, C) array.
+def pool_timed(x, plan, *, fast: bool = True) -> tuple[np.ndarray, float]:
+    """Pool a C-contiguous (D, H, W, C) array -> (result, seconds spent compiling or loading
+    the kernel from the cache; 0 when it was already loaded).
 
     ``fast=False`` forces the generic kernel (the tests compare the two).
     """
-    global last_compile_seconds
     out = np.empty(plan.out_shape, dtype=plan.dtype)
     chosen = fast_args(x, out, plan) if fast else None
-    kernel, args = chosen if chosen is not None else (reduce_windows, (x, out) + plan.kernel_args())
-    last_compile_seconds = _ensure_compiled(kernel, args)
+    if chosen is None:
+        chosen = reduce_windows, (x, out) + plan.kernel_args()
+    kernel, args = chosen
+    compile_s = _ensure_compiled(kernel, args)
     kernel(*args)
-    return out
+    return out, compile_s
+
+
+def pool(x, plan, *, fast: bool = True) -> np.ndarray:
+    """The backend entry point: pool a C-contiguous (D, H, W, C) array."""
+    return pool_timed(x, plan, fast=fast)[0]
 
 
 # one name per mode, as in every backend

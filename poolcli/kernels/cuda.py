@@ -41,10 +41,9 @@ UNROLL = 4
 #: use the 2x2 stride-2 fast path where it applies (the benchmark turns it off to compare)
 FAST_PATHS = True
 
-#: seconds of the last ``pool`` call: upload, compile (0 when cached), kernel, download
+#: seconds of the last ``pool`` call, for the benchmark's breakdown: upload, compile (0 when
+#: cached), kernel, download (``pool_timed`` returns the compile seconds with the result)
 last_timings: dict[str, float] = {"upload": 0.0, "compile": 0.0, "kernel": 0.0, "download": 0.0}
-#: seconds spent compiling (or loading from the cache) in the last ``pool`` call, as in ``cpu``
-last_compile_seconds = 0.0
 
 SIMULATOR = bool(config.ENABLE_CUDASIM)
 
@@ -107,7 +106,8 @@ def reduce_windows(x, out, tab, steps, op, fparams, alpha, uniform, weights, fla
             div = float(tod * toh * tow)
         else:
             div = float((hid - lod) * (hih - loh) * (hiw - low))
-        ext = x[sd + lod * step_d, sh + loh * step_h, sw + low * step_w, c]  # max/min in the input dtype
+        # max/min in the input dtype
+        ext = x[sd + lod * step_d, sh + loh * step_h, sw + low * step_w, c]
         acc = 0.0
         acc2 = 0.0
         running = 0.0  # stochastic: one cell per window, every channel taken from it
@@ -202,7 +202,7 @@ def _pick(m, v, op):
 def _store2x2(out2, row, j, a, b, c, d, op, lim_lo, lim_hi, is_int, small_int):
     if op == AVG and small_int:
         # 8- and 16-bit integers: the exact sum, and s / 4 rounded half to even by shifts
-        # (as kernels.cpu.mean_shift_fixed; >> floors, so negative sums round alike), in
+        # (as kernels.cpu.mean_int_fixed; >> floors, so negative sums round alike), in
         # place of float64 arithmetic, which many GPUs run at a fraction of their int rate
         s = np.int32(a) + np.int32(b) + np.int32(c) + np.int32(d)
         out2[row, j] = (s + 1 + ((s >> 2) & 1)) >> 2
@@ -278,15 +278,16 @@ def fast_path(plan) -> str | None:
         return None
     ad, ah, aw = plan.axes
     d, h = plan.in_shape[0], plan.in_shape[1]
-    if not (ad.out == d and all(s == i for i, s in enumerate(ad.start)) and set(ad.valid) == {1}
-            and set(ad.lo) == {0}):
+    if ad.regular != (1, 1, 0) or ad.out != d:  # frames are not pooled
         return None
     if d > 1 and h % 2:
         return None
     for a in (ah, aw):
-        if a.step != 1 or set(a.lo) != {0} or set(a.hi) != {2}:
+        # whole 2-cell windows from 0 at stride 2 (a single window: any stride)
+        if a.step != 1 or a.regular is None:
             return None
-        if any(s != 2 * i for i, s in enumerate(a.start)):
+        k, s, first = a.regular
+        if k != 2 or first != 0 or (s != 2 and a.out > 1):
             return None
     return "pool2x2"
 
@@ -372,9 +373,9 @@ class Launch:
         self.kernel[self.grid, self.block](*self.args)
 
 
-def pool(x, plan) -> np.ndarray:
-    """The backend entry point: pool a C-contiguous (D, H, W, C) array on the GPU."""
-    global last_compile_seconds
+def pool_timed(x, plan) -> tuple[np.ndarray, float]:
+    """Pool a C-contiguous (D, H, W, C) array on the GPU -> (result, seconds spent compiling
+    or loading the kernel from the disk cache)."""
     with _lock:
         t0 = time.perf_counter()
         flat_x = _device_buffer("x", x.shape, x.dtype)
@@ -390,8 +391,12 @@ def pool(x, plan) -> np.ndarray:
         out = flat_out.copy_to_host().reshape(plan.out_shape)
         t4 = time.perf_counter()
     last_timings.update(upload=t1 - t0, compile=compile_s, kernel=t3 - t2, download=t4 - t3)
-    last_compile_seconds = compile_s
-    return out
+    return out, compile_s
+
+
+def pool(x, plan) -> np.ndarray:
+    """The backend entry point: pool a C-contiguous (D, H, W, C) array on the GPU."""
+    return pool_timed(x, plan)[0]
 
 
 def status() -> tuple[bool, str]:
@@ -401,7 +406,8 @@ def status() -> tuple[bool, str]:
             return False, ("numba-cuda is not installed (only Numba's deprecated built-in "
                            "numba.cuda is); pip install 'poolcli[cuda]'")
         if SIMULATOR:
-            return True, "Numba's CUDA simulator is active (NUMBA_ENABLE_CUDASIM=1): right answers, very slowly"
+            return True, ("Numba's CUDA simulator is active (NUMBA_ENABLE_CUDASIM=1): "
+                          "right answers, very slowly")
         if not cuda.is_available():
             from numba.cuda.cudadrv import nvvm
 
@@ -413,7 +419,8 @@ def status() -> tuple[bool, str]:
             if err is not None:
                 return False, f"no usable CUDA driver or GPU ({str(err).strip().splitlines()[0]})"
             if not nvvm.is_available():
-                return False, "the CUDA toolkit's NVVM library is missing (pip install 'numba-cuda[cu12]' or [cu13])"
+                return False, ("the CUDA toolkit's NVVM library is missing "
+                               "(pip install 'numba-cuda[cu12]' or [cu13])")
             return False, "no CUDA GPU found"
         dev = cuda.get_current_device()
         name = dev.name.decode() if isinstance(dev.name, bytes) else str(dev.name)

@@ -12,29 +12,24 @@ sums are accumulated in float64 in the reference's cell order. Everything else i
 
 from __future__ import annotations
 
-from functools import lru_cache
 from itertools import product
 
 import numpy as np
 
 from .. import reference
-from ..api import OP_AVG, OP_LP, OP_MAX, OP_MIN, finish
+from ..plan import OP_AVG, OP_LP, OP_MAX, OP_MIN, finish
 
 NAME = "numpy"
 
 
-@lru_cache(maxsize=256)
-def _axis_slices(axis) -> list[slice] | None:
-    """One slice per cell offset j, or None when some window is partial or irregular (cached:
-    the tables are immutable, and a batch of same-sized images asks the same question)."""
-    k = axis.hi[0]
-    if any(lo != 0 for lo in axis.lo) or any(h != k for h in axis.hi):
+def _axis_slices(axis) -> tuple[slice, ...] | None:
+    """One slice per cell offset j, or None when some window is partial or irregular
+    (``AxisWindows.regular``, computed once per table)."""
+    if axis.regular is None:
         return None
-    s = axis.start[1] - axis.start[0] if axis.out > 1 else 1
-    if s < 1 or any(st != axis.start[0] + i * s for i, st in enumerate(axis.start)):
-        return None
-    first = axis.start[0]
-    return tuple(slice(first + j * axis.step, first + j * axis.step + s * (axis.out - 1) + 1, s) for j in range(k))
+    k, s, first = axis.regular
+    span = s * (axis.out - 1) + 1
+    return tuple(slice(first + j * axis.step, first + j * axis.step + span, s) for j in range(k))
 
 
 def cell_views(x: np.ndarray, plan):
@@ -79,7 +74,7 @@ def _sum_dtype(dtype: np.dtype, cells: int):
 
 
 def applies(plan) -> bool:
-    return plan.op in (OP_MAX, OP_MIN, OP_AVG, OP_LP) and all(_axis_slices(a) is not None for a in plan.axes)
+    return plan.op in (OP_MAX, OP_MIN, OP_AVG, OP_LP) and all(a.regular for a in plan.axes)
 
 
 def pool(x: np.ndarray, plan) -> np.ndarray:
@@ -116,6 +111,11 @@ def pool(x: np.ndarray, plan) -> np.ndarray:
         f = v.astype(np.float64)
         acc += f * f if plan.p == 2.0 else np.abs(f) ** plan.p
     return finish(reference.lp_finish(acc, plan), plan.dtype)
+
+
+def pool_timed(x: np.ndarray, plan) -> tuple[np.ndarray, float]:
+    """``pool`` and the seconds spent compiling: none, in NumPy."""
+    return pool(x, plan), 0.0
 
 
 def _power_of_two_mean(x, n: int, plan) -> np.ndarray:
