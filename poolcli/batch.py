@@ -411,7 +411,7 @@ def execute(jobs: list[Job], work, *, workers: int = 1, fail_fast: bool = False,
                 break
     else:
         try:
-            _execute_threads(jobs, work, workers, cancel, finished, on_cap)
+            _execute_threads(jobs, work, workers, cancel, finished, on_cap, fail_fast)
         finally:
             emit(upto_gaps=True)  # fail-fast or Ctrl-C: what did finish is still reported
     done = [r for r in results if r is not None]
@@ -466,7 +466,8 @@ def thread_room(asked: int) -> int:
 _DONE = object()
 
 
-def _execute_threads(jobs, work, workers, cancel, finished, on_cap=None) -> None:
+def _execute_threads(jobs, work, workers, cancel, finished, on_cap=None,
+                     fail_fast: bool = False) -> None:
     """``workers`` threads take the next job as they finish one (so at most ``workers``
     files are in flight). Threads are started one by one: when the system refuses one
     ("can't start new thread"), the run goes on with half of those that started
@@ -487,7 +488,10 @@ def _execute_threads(jobs, work, workers, cancel, finished, on_cap=None) -> None
                     break
                 i, job = item
                 try:
-                    results.put((i, work(job, cancel)))
+                    rec = work(job, cancel)
+                    if fail_fast and rec.status == FAILED:
+                        cancel.set()  # here, before this thread takes another file
+                    results.put((i, rec))
                 except Cancelled:
                     continue
                 except BaseException as exc:  # a bug: re-raised in the main thread

@@ -263,7 +263,7 @@ def test_mixed_folder_fails_each_bad_file_alone(mixed, tmp_path, capsys, jobs):
 def test_mixed_folder_table_names_every_failure(mixed, tmp_path, capsys):
     code, _, err = main(capsys, "max", mixed, "-o", tmp_path / "o", "--backend", "numpy")
     assert code == 1
-    assert f"{len(GOOD)} ok, {len(BAD_FILES) + 1} failed of {len(GOOD) + len(BAD_FILES) + 1} file(s)" in err
+    assert f"{len(GOOD)} ok, {len(BAD_FILES) + 1} failed of {len(GOOD) + len(BAD_FILES) + 1} files" in err
     assert "Traceback" not in err
 
 
@@ -527,7 +527,9 @@ def test_existing_outputs_kept_unless_overwrite(inputs, tmp_path, capsys):
         (out / rel).write_bytes(b"precious " + rel.encode())
     precious = hashes(out)
     code, _, err = main(capsys, "max", inputs, "-r", "-o", out, "-q")
-    assert code == 1 and len(failure_lines(err)) == 4 and err.count("exists") == 4
+    # one grouped line with the count and the fix (issue 13 item 7), not one per file
+    assert code == 1 and len(failure_lines(err)) == 1 and "4 outputs exist" in err
+    assert "--overwrite" in err and "--skip-existing" in err
     assert hashes(out) == precious
     code, out_json, _ = main(capsys, "max", inputs, "-r", "-o", out, "--skip-existing", "--json")
     assert code == 0 and json.loads(out_json.splitlines()[-1])["skipped"] == 4

@@ -26,7 +26,7 @@ from typing import Annotated
 import typer
 from typer.core import TyperCommand
 
-from . import picture_tools, pooling, tools
+from . import common, picture_tools, pooling, tools
 from .common import PROG, Command
 
 try:  # recent Typer vendors Click
@@ -83,6 +83,7 @@ def main(argv: list[str] | None = None) -> None:
     import warnings
 
     code = 0
+    common.process_entry = argv is None  # the summary's wall time: the process's age
     try:
         with warnings.catch_warnings():
             if not os.environ.get("POOLCLI_DEBUG") and not sys.warnoptions:

@@ -22,10 +22,18 @@ PROG = "poolcli"
 _T_IMPORT = time.perf_counter()
 
 
-def wall_seconds() -> float:
-    """The process's wall time so far, from its start (``/proc/self/stat``'s start time
-    against ``/proc/uptime``), so the summary's "wall" is what the user waited, start-up
-    included; where /proc cannot tell, from the import of the CLI."""
+#: set by ``main()`` when it runs as the process's entry point (``poolcli ...``)
+process_entry = False
+
+
+def wall_seconds(since: float) -> float:
+    """The wall time to report. As the process's entry point: the process's age
+    (``/proc/self/stat``'s start time against ``/proc/uptime``), so the summary's "wall" is
+    what the user waited, start-up included. Called in-process (``main(argv)``, tests,
+    another program): the time since ``since`` (a ``perf_counter`` at the command's start)."""
+    measured = time.perf_counter() - since
+    if not process_entry:
+        return measured
     since_import = time.perf_counter() - _T_IMPORT
     try:
         with open("/proc/self/stat", "rb") as f:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import os
 import sys
+import time
 from typing import Annotated
 
 import typer
@@ -198,6 +199,7 @@ def run_mode(mode: str, kw: dict) -> None:
     from .. import batch, inputs, report
     from ..errors import ImageError
 
+    t_start = time.perf_counter()
     try:
         settings, jobs = prepare(mode, kw)
     except (ValueError, TypeError, ImageError) as exc:
@@ -281,7 +283,7 @@ def run_mode(mode: str, kw: dict) -> None:
         print(report.printable(
             f"{PROG}: {len(existing)} outputs exist already{where} (use --overwrite to "
             "replace them or --skip-existing)"), file=sys.stderr, flush=True)
-    summary = report.summarize(records, common.wall_seconds(), cancelled)
+    summary = report.summarize(records, common.wall_seconds(t_start), cancelled)
     folders = sorted({inputs.sibling_folder(j.source.folder, mode) for j in jobs
                       if kw["output"] is None and j.source.folder is not None
                       and j.output is not None})
