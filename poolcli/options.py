@@ -92,6 +92,26 @@ def parse_levels(text) -> Tuple:
     return values
 
 
+#: the API's keywords besides the mode options (the CLI's window and run options)
+API_KEYWORDS = ("size", "stride", "padding", "dilation", "ceil_mode", "backend", "layout")
+
+
+def did_you_mean(name: str, choices, *, cli: bool = False) -> str:
+    """`` (did you mean X?)`` for the closest of ``choices`` to an unknown option ``name``, or
+    ``""``. Names are compared in their CLI form (``--kernel-size`` and ``--size``), so the
+    API and the CLI suggest alike; ``cli`` writes them in that form."""
+    import difflib
+
+    def flag(n: str) -> str:
+        return "--" + n.lstrip("-").replace("_", "-")
+
+    forms = {flag(c): c for c in choices}
+    best = difflib.get_close_matches(flag(name), list(forms), n=1)
+    if not best:
+        return ""
+    return f" (did you mean {best[0] if cli else forms[best[0]]}?)"
+
+
 def parse_size2(text, name: str) -> tuple[int, int]:
     """An output size ``HxW`` (or one number for a square)."""
     values = parse_ints(text, name, lengths=(1, 2))
