@@ -9,7 +9,7 @@ pools one (D, H, W, C) array with a plan (``strips`` uses it block by block).
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Union, overload
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 
@@ -247,13 +247,14 @@ def _run_spp(x4, ndim, caller_dtype, spec, opts, backend, alpha_channel) -> Resu
                   pool_seconds=elapsed, compile_seconds=compile_s)
 
 
-Size = Union[int, Sequence[int], str]
+Size = int | Sequence[int] | str
 """A window size, stride, padding or dilation: one int, one per axis, or ``"2x3"``; padding
 also ``"same"``. For a DataArray, a dict by dim name."""
 
 
 @overload
-def pool(x: xarray.DataArray, mode: str, size: Size | Mapping[Hashable, int] = 2,  # type: ignore[overload-overlap]
+def pool(  # type: ignore[overload-overlap]
+         x: xarray.DataArray, mode: str, size: Size | Mapping[Hashable, int] = 2,
          stride: Size | Mapping[Hashable, int] | None = None,
          padding: Size | Mapping[Hashable, int] = 0, dilation: Size | Mapping[Hashable, int] = 1,
          ceil_mode: bool = False, backend: str = "auto", layout: str | None = None,

@@ -23,7 +23,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import geometry, modes
-from .options import API_KEYWORDS, did_you_mean, parse_floats, parse_ints, parse_levels, parse_padding, parse_size2
+from .options import (
+    API_KEYWORDS,
+    did_you_mean,
+    parse_floats,
+    parse_ints,
+    parse_levels,
+    parse_padding,
+    parse_size2,
+)
 
 #: op codes shared by every backend's window-reduction kernel (declared once, here)
 OP_MAX, OP_MIN, OP_AVG, OP_LP, OP_MIXED, OP_SOFT, OP_STOCH, OP_WEIGHTED = range(8)

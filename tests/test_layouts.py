@@ -123,7 +123,8 @@ def _dataarray(chunks=None):
     xr = pytest.importorskip("xarray")
     data = RNG.random((3, 12, 10))
     arr = xr.DataArray(
-        data, dims=("band", "y", "x"), name="reflectance", attrs={"units": "1", "crs": "EPSG:32633"},
+        data, dims=("band", "y", "x"), name="reflectance",
+        attrs={"units": "1", "crs": "EPSG:32633"},
         coords={"band": ["red", "green", "blue"], "y": 4_000_000.0 - 30.0 * np.arange(12),
                 "x": 500_000.0 + 30.0 * np.arange(10), "time": np.datetime64("2024-05-01"),
                 "lat": (("y", "x"), RNG.random((12, 10)))})

@@ -25,8 +25,8 @@ from typing import Annotated
 
 import typer
 
-from . import picture_tools, pooling, tools
 from ..options import did_you_mean
+from . import picture_tools, pooling, tools
 from .common import PROG
 
 try:  # recent Typer vendors Click
