@@ -104,9 +104,9 @@ def check_layout(layout: str | None, shape: tuple[int, ...]) -> str:
         inferred = {2: "HW", 3: "HWC", 4: "DHWC"}.get(ndim)
         if inferred is None:
             raise ValueError(
-                "arrays must be (H, W), (H, W, C) or (D, H, W, C) channels-last, or name "
-                f"their axes with layout= (one of {', '.join(LAYOUTS)}); got {ndim} "
-                f"dimensions {tuple(shape)}")
+                "arrays must be (H, W), (H, W, C) or (D, H, W, C) channels-last; got "
+                f"{ndim} dimensions {tuple(shape)}; name other axes with layout= (one of "
+                f"{', '.join(LAYOUTS)})")
         return inferred
     if not isinstance(layout, str) or layout.upper() not in LAYOUTS:
         raise ValueError(f"unknown layout {layout!r}; choose one of: {', '.join(LAYOUTS)}")
