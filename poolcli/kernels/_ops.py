@@ -106,9 +106,9 @@ def gather(x2, buf, dims, tab, steps, od, oh, ow, c, fparams, ignv, flags):
                         v = x2[row, k]
                         if v != v:
                             nan_px = True
-                        if not (v == nodata):
+                        if v != nodata:
                             all_nodata = False
-                        if not (v == ignv[0]):
+                        if v != ignv[0]:
                             all_ign = False
                     if nan_px or all_nodata:
                         continue
