@@ -135,6 +135,9 @@ def run(x, mode: str, size=2, stride=None, padding=0, dilation=1, ceil_mode=Fals
 
     spec = modes.get(mode)
     opts = mode_options(spec, options)
+    if opts.get("antialias"):
+        return _run_maxblur(x, size, stride, padding, dilation, ceil_mode, backend,
+                            alpha_channel, opts)
     arr = np.asarray(x)
     arr, caller_dtype = _check_dtype(arr)
     ndim = arr.ndim
@@ -247,6 +250,27 @@ def _run_spp(x4, ndim, caller_dtype, spec, opts, backend, alpha_channel) -> Resu
     plan = _replace(plan, mode="spp", extra={"levels": list(levels)})
     return Result(array=y.astype(caller_dtype), plan=plan, backend=be.NAME,
                   pool_seconds=elapsed, compile_seconds=compile_s)
+
+
+def _run_maxblur(x, size, stride, padding, dilation, ceil_mode, backend, alpha_channel,
+                 opts) -> Result:
+    """MaxBlurPool (Zhang 2019): max pooling at stride 1 (same size, padding, dilation),
+    then blurpool (``filter_size``) at the stride, as antialiased_cnns' models chain
+    ``nn.MaxPool2d(k, 1)`` and ``BlurPool``."""
+    from . import geometry
+    from .plan import _check_select
+
+    _check_select(modes.MODES["max"], dict(opts), None)
+    win = geometry.window(size, stride, padding, dilation, ceil_mode)
+    if win.pools_frames:
+        raise ValueError("--antialias blurs images: give a 1- or 2-number window")
+    first = run(x, "max", size, 1, padding, dilation, ceil_mode, backend, alpha_channel)
+    second = run(first.array, "blurpool", stride=win.stride[1:], backend=backend,
+                 alpha_channel=alpha_channel, filter_size=opts.get("filter_size", 3))
+    plan = _replace(second.plan, extra={"antialias": True, "max_size": list(win.size[1:])})
+    return Result(array=second.array, plan=plan, backend=second.backend,
+                  pool_seconds=first.pool_seconds + second.pool_seconds,
+                  compile_seconds=first.compile_seconds + second.compile_seconds)
 
 
 Size = int | Sequence[int] | str

@@ -185,7 +185,9 @@ SPECS: dict[str, OptionSpec] = {s.name: s for s in (
     OptionSpec("size", str | None, None, ("-k", "--size"), metavar="K", panel=WINDOW,
                help="window size: N, HxW, or DxHxW to pool across frames too (default 2)"),
     OptionSpec("stride", str | None, None, ("-s", "--stride"), metavar="S", panel=WINDOW,
-               help="step between windows: N, HxW or DxHxW (default: the size)"),
+               help="step between windows: N, HxW or DxHxW (default: the size)",
+               mode_help=(("blurpool", "step between the filter's positions: N or HxW "
+                                       "(default 2)"),)),
     OptionSpec("padding", str | None, None, ("-p", "--padding"), metavar="P", panel=WINDOW,
                help="padding: N or HxW, at most half the window, or 'same' (TensorFlow's SAME) "
                "(default 0)"),
@@ -229,6 +231,20 @@ SPECS: dict[str, OptionSpec] = {s.name: s for s in (
     OptionSpec("linear_light", bool, False, ("--linear-light",), panel=MODE_OPTIONS,
                help="pool sRGB colour in linear light (a fine checkerboard averages to ~188, "
                "not 128)"),
+    OptionSpec("ignore", str | None, None, ("--ignore",), metavar="V", panel=MODE_OPTIONS,
+               help="pixels whose every channel equals V do not vote, unless the window holds "
+               "nothing else (then V)"),
+    OptionSpec("even", str | None, None, ("--even",), metavar="lower|mean", panel=MODE_OPTIONS,
+               help="median of an even count: the lower middle (torch.median) or the mean of the "
+               "two middles (numpy.median) (default lower)"),
+    OptionSpec("q", float | None, None, ("--q",), metavar="Q", panel=MODE_OPTIONS,
+               help="the quantile, in [0, 1], as numpy.quantile (linear) (default 0.5)"),
+    OptionSpec("filter_size", int | None, None, ("--filter-size",), min=1, max=7, metavar="F",
+               panel=MODE_OPTIONS,
+               help="binomial blur filter size 1..7 (default 3)",
+               mode_help=(("max", "binomial blur filter size 1..7 of --antialias (default 3)"),)),
+    OptionSpec("antialias", bool, False, ("--antialias",), panel=MODE_OPTIONS,
+               help="MaxBlurPool (Zhang 2019): max at stride 1, then blurpool at the stride"),
     # output
     OptionSpec("output", str | None, None, ("-o", "--output"), metavar="OUT", panel=OUTPUT,
                help=_OUT + " (default: <stem>_<mode><ext> next to each input)",
@@ -290,6 +306,8 @@ def window_names(mode) -> tuple[str, ...]:
     if mode.windows == "sliding":
         # weighted: the size is the weights' shape
         return WINDOW_NAMES[1:] if mode.name == "weighted" else WINDOW_NAMES
+    if mode.windows == "blur":
+        return ("stride",)
     if mode.windows == "fractional":
         return ("size",)
     return ()
@@ -349,6 +367,11 @@ class ModeOptions:
     #: the weight kernel, loaded (an array or nested lists), not its file name
     weights: Any = None
     linear_light: bool | None = None
+    ignore: str | float | None = None
+    even: str | None = None
+    q: float | None = None
+    filter_size: int | None = None
+    antialias: bool | None = None
 
     def __post_init__(self) -> None:
         spec = modes.get(self.mode)
