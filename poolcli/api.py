@@ -8,6 +8,9 @@ pools one (D, H, W, C) array with a plan (``strips`` uses it block by block).
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, overload
+
 import numpy as np
 
 from . import limits, modes
@@ -33,6 +36,11 @@ from .plan import (  # noqa: F401  (re-exported: api.Plan, api.finish, api.OP_MA
     make_plan,
     mode_options,
 )
+
+if TYPE_CHECKING:
+    import dask.array
+    import numpy.typing as npt
+    import xarray
 
 # --------------------------------------------------------------------------------------------
 # argument checking
@@ -181,28 +189,30 @@ def _pool_image(x4, plan: Plan, be, linear: bool,
                 alpha_channel: int | None) -> tuple[np.ndarray, float]:
     """Averaging modes on images: colour in linear light and/or premultiplied by alpha.
 
-    Colour is carried in float64 (values in [0, 1]); the result is put back into the
+    Colour is carried in float64 in the image's own units (in [0, 1] only for the sRGB
+    curve) and alpha as a weight in [0, 1], so a fully opaque image averages exactly as
+    without alpha (no scaling round trip to move a .5 tie); the result is put back into the
     image's dtype with the single rounding rule. -> (result, compile seconds).
     """
     dtype = plan.dtype
     scale = _value_range(dtype)
-    v = x4.astype(np.float64) / scale
+    v = x4.astype(np.float64)
     colour = [i for i in range(x4.shape[3]) if i != alpha_channel]
     if linear:
-        v[..., colour] = srgb_to_linear(v[..., colour])
+        v[..., colour] = srgb_to_linear(v[..., colour] / scale)
     fplan = _replace(plan, dtype=np.dtype(np.float64), value_scale=1.0)
     if alpha_channel is not None:
-        a = v[..., alpha_channel : alpha_channel + 1]
+        a = v[..., alpha_channel : alpha_channel + 1] / scale
         v[..., colour] *= a
         y, compile_s = be.pool_timed(np.ascontiguousarray(v), fplan)
-        pa = y[..., alpha_channel : alpha_channel + 1]
+        pa = y[..., alpha_channel : alpha_channel + 1] / scale
         with np.errstate(invalid="ignore", divide="ignore"):
             y[..., colour] = np.where(pa > 0, y[..., colour] / np.where(pa > 0, pa, 1.0), 0.0)
     else:
         y, compile_s = be.pool_timed(np.ascontiguousarray(v), fplan)
     if linear:
-        y[..., colour] = linear_to_srgb(y[..., colour])
-    return finish(y * scale, dtype), compile_s
+        y[..., colour] = linear_to_srgb(y[..., colour]) * scale
+    return finish(y, dtype), compile_s
 
 
 def _replace(plan: Plan, **changes) -> Plan:
@@ -240,15 +250,66 @@ def _run_spp(x4, ndim, caller_dtype, spec, opts, backend, alpha_channel) -> Resu
                   pool_seconds=elapsed, compile_seconds=compile_s)
 
 
-def pool(x, mode: str, size=2, stride=None, padding=0, dilation=1, ceil_mode=False,
-         backend="auto", **options) -> np.ndarray:
-    """Pool a channels-last array: (H, W), (H, W, C) or (D, H, W, C).
+Size = int | Sequence[int] | str
+"""A window size, stride, padding or dilation: one int, one per axis, or ``"2x3"``; padding
+also ``"same"``. For a DataArray, a dict by dim name."""
 
-    ``mode`` is one of ``poolcli.modes.MODES``; the window follows PyTorch
+
+@overload
+def pool(  # type: ignore[overload-overlap]
+         x: xarray.DataArray, mode: str, size: Size | Mapping[Hashable, int] = 2,
+         stride: Size | Mapping[Hashable, int] | None = None,
+         padding: Size | Mapping[Hashable, int] = 0, dilation: Size | Mapping[Hashable, int] = 1,
+         ceil_mode: bool = False, backend: str = "auto", layout: str | None = None,
+         **options: Any) -> xarray.DataArray: ...
+@overload
+def pool(x: dask.array.Array, mode: str, size: Size = 2, stride: Size | None = None,
+         padding: Size = 0, dilation: Size = 1, ceil_mode: bool = False, backend: str = "auto",
+         layout: str | None = None, **options: Any) -> dask.array.Array: ...
+@overload
+def pool(x: npt.ArrayLike, mode: str, size: Size = 2, stride: Size | None = None,
+         padding: Size = 0, dilation: Size = 1, ceil_mode: bool = False, backend: str = "auto",
+         layout: str | None = None, **options: Any) -> npt.NDArray[Any]: ...
+
+
+def pool(x: Any, mode: str, size: Any = 2, stride: Any = None, padding: Any = 0,
+         dilation: Any = 1, ceil_mode: bool = False, backend: str = "auto",
+         layout: str | None = None, **options: Any) -> Any:
+    """Pool an array: NumPy (channels-last by default), any ``layout=``, an array-like
+    (PyTorch CPU tensor, CuPy), an xarray DataArray or a Dask array.
+
+    ``x``: ``(H, W)``, ``(H, W, C)`` or ``(D, H, W, C)`` channels-last, or the axes named by
+    ``layout`` (``"HW"``, ``"HWC"``, ``"DHWC"``, ``"CHW"``, ``"NCHW"``, ``"NHWC"``,
+    ``"NCDHW"``, ``"NDHWC"``; N a batch of items pooled alike, C channels); the result
+    comes back in the same layout. Sizes, strides, paddings and dilations refer to the
+    spatial axes only: ``(H, W)``, or ``(D, H, W)`` with three numbers.
+    An xarray DataArray takes them by dim name (``size={"y": 2, "x": 2}``), keeps its
+    dims, name, attrs and coordinates (pooled dims' at the window centres); a Dask array
+    (or Dask-backed DataArray) comes back lazy, pooled block by block, equal bit for bit
+    to the in-memory result.
+
+    ``mode`` is one of ``poolcli.MODES``; the window follows PyTorch
     (``size``/``stride``/``padding``/``dilation``/``ceil_mode``, each an int or
     one per axis; ``padding="same"`` is TensorFlow's SAME). Mode options are
-    keyword arguments named as the CLI's options in snake case. Integer dtypes
+    keyword arguments named as the CLI's options in snake case (below). Integer dtypes
     come back in the input dtype, floating dtypes keep theirs; ``global``
     returns one value per channel and ``spp`` the 1-D feature vector.
     """
-    return run(x, mode, size, stride, padding, dilation, ceil_mode, backend, **options).array
+    from . import layouts
+
+    engine = layouts.Engine(run, kernel_dtype, pool_dhwc)
+    return layouts.pool(engine, x, mode, size=size, stride=stride, padding=padding,
+                        dilation=dilation, ceil_mode=ceil_mode, backend=backend, layout=layout,
+                        **options).array
+
+
+def _options_doc() -> str:
+    """The docstring's section of mode options, from ``modes.OPTION_DEFAULTS``."""
+    lines = ["", "    Mode options (keyword, default, the modes that take it):", ""]
+    for name, default in modes.OPTION_DEFAULTS.items():
+        users = [m.name for m in modes.MODES.values() if name in m.options]
+        lines.append(f"    - ``{name}={default!r}``: {', '.join(users)}")
+    return "\n".join(lines) + "\n"
+
+
+pool.__doc__ = (pool.__doc__ or "") + _options_doc()

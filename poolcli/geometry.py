@@ -63,7 +63,10 @@ class AxisWindows:
         if self.out < 1:
             return None
         k = self.hi[0]
-        if any(lo != 0 for lo in self.lo) or any(h != k for h in self.hi):
+        # ``total``: a window cut by the padding is not whole, even when every window of a
+        # restricted table (a Dask block, a strip) is cut alike (its divisor is not k)
+        if any(lo != 0 for lo in self.lo) or any(h != k for h in self.hi) \
+                or any(t != k for t in self.total):
             return None
         first = self.start[0]
         s = self.start[1] - first if self.out > 1 else 1

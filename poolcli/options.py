@@ -95,6 +95,26 @@ def parse_levels(text) -> Tuple:
     return values
 
 
+#: the API's keywords besides the mode options (the CLI's window and run options)
+API_KEYWORDS = ("size", "stride", "padding", "dilation", "ceil_mode", "backend", "layout")
+
+
+def did_you_mean(name: str, choices, *, cli: bool = False) -> str:
+    """`` (did you mean X?)`` for the closest of ``choices`` to an unknown option ``name``, or
+    ``""``. Names are compared in their CLI form (``--kernel-size`` and ``--size``), so the
+    API and the CLI suggest alike; ``cli`` writes them in that form."""
+    import difflib
+
+    def flag(n: str) -> str:
+        return "--" + n.lstrip("-").replace("_", "-")
+
+    forms = {flag(c): c for c in choices}
+    best = difflib.get_close_matches(flag(name), list(forms), n=1)
+    if not best:
+        return ""
+    return f" (did you mean {best[0] if cli else forms[best[0]]}?)"
+
+
 def parse_size2(text, name: str) -> tuple[int, int]:
     """An output size ``HxW`` (or one number for a square)."""
     values = parse_ints(text, name, lengths=(1, 2))
@@ -227,6 +247,15 @@ SPECS: dict[str, OptionSpec] = {s.name: s for s in (
                help="PNG compression level (default 1: fast)"),
     OptionSpec("jpeg_quality", int | None, None, ("--jpeg-quality",), min=1, max=100,
                metavar="1-100", panel=OUTPUT, image_only=True, help="JPEG quality (default 90)"),
+    OptionSpec("codec", str | None, None, ("--codec",), metavar="h264|ffv1", panel=OUTPUT,
+               image_only=True,
+               help="video codec: h264 (lossy, plays everywhere; VP9 in WebM) or ffv1 "
+               "(lossless, MKV/AVI) (default h264)"),
+    OptionSpec("crf", int | None, None, ("--crf",), min=0, max=63, metavar="0-51",
+               panel=OUTPUT, image_only=True,
+               help="video quality of h264 (0 best .. 51; VP9 0..63) (default 18)"),
+    OptionSpec("strip", bool, False, ("--strip",), panel=OUTPUT, image_only=True,
+               help="write no metadata (EXIF, XMP, text chunks, ICC profile, DPI)"),
     # running
     OptionSpec("recursive", bool, False, ("-r", "--recursive"), panel=RUN,
                help="descend into subfolders of folder inputs"),

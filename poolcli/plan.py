@@ -23,7 +23,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import geometry, limits, modes
-from .options import parse_floats, parse_ints, parse_levels, parse_padding, parse_size2
+from .options import (
+    API_KEYWORDS,
+    did_you_mean,
+    parse_floats,
+    parse_ints,
+    parse_levels,
+    parse_padding,
+    parse_size2,
+)
 
 #: op codes shared by every backend's window-reduction kernel (declared once, here)
 OP_MAX, OP_MIN, OP_AVG, OP_LP, OP_MIXED, OP_SOFT, OP_STOCH, OP_WEIGHTED = range(8)
@@ -168,8 +176,9 @@ def mode_options(spec: modes.Mode, given: dict) -> dict:
     unknown = sorted(set(given) - set(spec.options))
     if unknown:
         allowed = ", ".join(spec.options) or "none"
-        raise TypeError(f"mode {spec.name!r} does not take option(s) {', '.join(unknown)}; "
-                        f"it takes: {allowed}")
+        hint = did_you_mean(unknown[0], spec.options + API_KEYWORDS)
+        raise TypeError(f"mode {spec.name!r} does not take option(s) {', '.join(unknown)}"
+                        f"{hint}; it takes: {allowed}")
     opts = {k: modes.OPTION_DEFAULTS[k] for k in spec.options}
     opts.update({k: v for k, v in given.items() if v is not None})
     return opts
@@ -256,7 +265,7 @@ def _check_fractional(opts: dict, given: bool, size) -> None:
         raise ValueError("fractional needs --output-size HxW or --ratio R")
     if opts.get("samples") is not None:
         for u in parse_floats(opts["samples"], "samples", count=2):
-            if not 0.0 <= u < 1.0:  # also NaN
+            if not 0.0 <= u < 1.0:  # the same words as geometry.fractional_axis
                 raise ValueError(f"fractional samples must be in [0, 1), got {u}")
     else:
         _check_seed(opts.get("seed"))
