@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 
-from . import modes
+from . import limits, modes
 from .options import parse_levels
 from .plan import (  # noqa: F401  (re-exported: api.Plan, api.finish, api.OP_MAX, ...)
     KERNEL_DTYPES,
@@ -181,6 +181,7 @@ def pool_dhwc(x4: np.ndarray, plan: Plan, be, *, linear: bool = False,
     ``be`` (``dispatch.backend_for``): colour in linear light when ``linear``, and weighted
     by ``alpha_channel`` when ``premultiplies``. -> (the (Do, Ho, Wo, C) result, the
     seconds the backend spent compiling or loading its kernels)."""
+    limits.check_output(plan.out_shape, plan.dtype.itemsize, in_memory=True)
     alpha = alpha_channel if premultiplies(plan, alpha_channel) else None
     if linear or alpha is not None:
         return _pool_image(x4, plan, be, linear, alpha)

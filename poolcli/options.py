@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields
 from numbers import Integral
 from typing import Any
 
-from . import modes
+from . import limits, modes
 
 Tuple = tuple[int, ...]
 
@@ -45,6 +45,7 @@ def parse_ints(text: str | int | tuple | list, name: str, *, lengths=(1, 2, 3),
     for v in values:
         if v < minimum:
             raise ValueError(f"{name} must be at least {minimum}, got {v}")
+        limits.check_int(v, name)
     return values
 
 
@@ -89,6 +90,8 @@ def parse_levels(text) -> Tuple:
             ) from None
     if not values or any((not isinstance(v, int)) or v < 1 for v in values):
         raise ValueError(f"levels must be whole numbers >= 1, like 1,2,4; got {text!r}")
+    for v in values:
+        limits.check_int(v, "levels")
     return values
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import geometry, modes
+from . import geometry, limits, modes
 from .options import (
     API_KEYWORDS,
     did_you_mean,
@@ -257,6 +257,8 @@ def check_options(mode: str | modes.Mode, *, size=2, stride=None, padding=0, dil
     if spec.name == "spp":
         op = OP_CODES[_op_for(spec, opts, strict=True)]
         levels = parse_levels(opts["levels"])  # levels '' is an error, not the default
+        for level in levels:
+            limits.check_out_sizes((level, level))
         if geometry_given(stride, padding, dilation, ceil_mode):
             raise ValueError("spp takes no --stride/--padding/--dilation/--ceil-mode")
         return CheckedOptions(spec, opts, op, levels=levels)
@@ -294,7 +296,7 @@ def _check(spec: modes.Mode, opts: dict, size, stride, padding, dilation, ceil_m
     elif spec.windows == "adaptive":
         if opts.get("output_size") is None:
             raise ValueError(f"{spec.name} needs --output-size HxW")
-        parse_size2(opts["output_size"], "output size")
+        limits.check_out_sizes(parse_size2(opts["output_size"], "output size"))
     elif spec.windows == "fractional":
         _check_fractional(opts, given, size)
     if op_name == "lp" or spec.name == "lp":
@@ -391,7 +393,7 @@ def _check_fractional(opts: dict, given: bool, size) -> None:
     if opts.get("output_size") is not None and opts.get("ratio") is not None:
         raise ValueError("give --output-size or --ratio, not both")
     if opts.get("output_size") is not None:
-        parse_size2(opts["output_size"], "output size")
+        limits.check_out_sizes(parse_size2(opts["output_size"], "output size"))
     elif opts.get("ratio") is not None:
         _ratios(opts["ratio"])
     else:
@@ -525,6 +527,7 @@ def make_plan(spec: modes.Mode, x4_shape, dtype, *, size=2, stride=None, padding
         axes, kw["seed"], kw["samples"] = _fractional_axes(x4_shape, size, opts)
 
     out3 = (axes[0].out, axes[1].out, axes[2].out)
+    limits.check_output(out3 + (c,), dtype.itemsize)  # before the per-window draws below
     if checked.op == OP_LP:
         kw["p"] = _positive(opts.get("p", 2.0), "p")
     if spec.name == "softpool":

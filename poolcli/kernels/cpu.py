@@ -30,9 +30,12 @@ import numpy as np
 from numba import njit, prange
 
 from ..plan import SELECT_OPS
-from . import _ops
+from . import _ops, can_cache
 
 NAME = "cpu"
+
+#: False where no folder is writable (a read-only install): kernels compile in memory each run
+_CACHE = can_cache()
 
 # the per-value operations, inlined into the kernels' loop bodies (Numba IR inlining): called
 # as separate functions they kept the loops scalar (several times slower: benchmarks/README.md)
@@ -45,7 +48,7 @@ MAX, MIN, AVG, LP, MIXED, SOFT, STOCH, WEIGHTED = (
     _ops.MAX, _ops.MIN, _ops.AVG, _ops.LP, _ops.MIXED, _ops.SOFT, _ops.STOCH, _ops.WEIGHTED)
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=_CACHE)
 def reduce_windows(x, out, tab, steps, op, fparams, alpha, uniform, weights, flags):
     """out[od, oh, ow, c] = reduction over the valid cells of window (od, oh, ow) of x[..., c].
 
@@ -164,7 +167,7 @@ _lerp = njit(inline="always")(_ops.lerp)
 MODE, MEDIAN = _ops.MODE, _ops.MEDIAN
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=_CACHE)
 def select_windows(x2, out, dims, tab, steps, op, fparams, ignv, flags):
     """mode, median and quantile: gather each window's valid cells, sort them, pick.
 
@@ -255,7 +258,7 @@ def _rint_ratio(s, div):
     return q
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=_CACHE)
 def reduce_fixed(x, out, rows_in, rows_out, kh, kw, sh, sw, chans, optag, inttag, acc0, fparams):
     """The hot windows: full kh x kw windows at stride sh x sw, no padding, no dilation.
 
@@ -333,7 +336,7 @@ def _log2(n):
     return m
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=_CACHE)
 def mean_int_fixed(x, out, rows_in, rows_out, kh, kw, sh, sw, chans):
     """reduce_fixed's average for unsigned 8- and 16-bit data over N = kh*kw cells, N a
     power of two (1x2, 2x1, 2x2) or odd (1x3, 3x1, 3x3), in integer lanes only.
@@ -421,7 +424,7 @@ def fast_args(x, out, plan):
     return reduce_fixed, rows + tags + (acc0, fparams)
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=_CACHE)
 def _touch(a):
     """A trivial parallel kernel: its first call pays Numba's runtime and thread-pool start."""
     for i in prange(a.shape[0]):

@@ -30,7 +30,7 @@ from numba import config, cuda
 
 from ..plan import SELECT_MAX_CELLS as SELECT_MAX
 from ..plan import SELECT_OPS
-from . import _ops
+from . import _ops, can_cache
 
 NAME = "cuda"
 
@@ -74,11 +74,14 @@ def power_term(v, p):
         return mul(v, v)
     return abs(v) ** p
 
+#: False where no folder is writable (a read-only install): kernels compile in memory each run
+_CACHE = can_cache()
+
 MAX, MIN, AVG, LP, MIXED, SOFT, STOCH, WEIGHTED = (
     _ops.MAX, _ops.MIN, _ops.AVG, _ops.LP, _ops.MIXED, _ops.SOFT, _ops.STOCH, _ops.WEIGHTED)
 
 
-@cuda.jit(cache=True)
+@cuda.jit(cache=_CACHE)
 def reduce_windows(x, out, tab, steps, op, fparams, alpha, uniform, weights, flags):
     """out[od, oh, ow, c] = reduction over the valid cells of window (od, oh, ow) of x[..., c].
 
@@ -196,7 +199,7 @@ MODE = _ops.MODE
 SELECT_MAX_CELLS = SELECT_MAX
 
 
-@cuda.jit(cache=True)
+@cuda.jit(cache=_CACHE)
 def select_windows(x2, out, dims, tab, steps, op, fparams, ignv, flags):
     """mode, median and quantile, as ``kernels.cpu.select_windows`` (same arguments): one
     thread per output pixel (od, oh, ow), in a grid-stride loop; it gathers the window's
@@ -283,7 +286,7 @@ def _store2x2(out2, row, j, a, b, c, d, op, lim_lo, lim_hi, is_int, small_int):
         out2[row, j] = _pick(_pick(_pick(a, b, op), c, op), d, op)
 
 
-@cuda.jit(cache=True)
+@cuda.jit(cache=_CACHE)
 def pool2x2(x2, out2, C, cstep, op, lim_lo, lim_hi, is_int, small_int):
     """2x2 windows, stride 2, all whole, max/min/avg. ``x2`` is x as (D*H, W*C) with output
     row r reading input rows 2r and 2r+1; ``out2`` is out as (D*Ho, Wo*C). ``small_int``:
