@@ -125,3 +125,16 @@ def test_writable_cache_is_reported_where_numba_puts_it(tmp_path):
     assert facts["cache_writable"] is True
     assert Path(facts["cache_dir"]).is_relative_to(tmp_path / "cache")
     assert list((tmp_path / "cache").rglob("*.nbi"))
+
+
+def test_every_kernel_follows_the_cache_switch():
+    """A kernel declared with ``cache=True`` fails at import on a read-only install ("no
+    locator available"): every one takes ``cache=_CACHE`` (``kernels.can_cache()``)."""
+    import re
+    from pathlib import Path
+
+    kernels = Path(__file__).resolve().parent.parent / "poolcli" / "kernels"
+    for path in kernels.glob("*.py"):
+        for line in path.read_text().splitlines():
+            if re.match(r"\s*@(njit|numba\.njit|jit|cuda\.jit)\(", line) and "cache=" in line:
+                assert "cache=_CACHE" in line, f"{path.name}: {line.strip()}"
