@@ -8,9 +8,12 @@ pools one (D, H, W, C) array with a plan (``strips`` uses it block by block).
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, overload
+
 import numpy as np
 
-from . import modes
+from . import limits, modes
 from .options import parse_levels
 from .plan import (  # noqa: F401  (re-exported: api.Plan, api.finish, api.OP_MAX, ...)
     KERNEL_DTYPES,
@@ -33,6 +36,11 @@ from .plan import (  # noqa: F401  (re-exported: api.Plan, api.finish, api.OP_MA
     make_plan,
     mode_options,
 )
+
+if TYPE_CHECKING:
+    import dask.array
+    import numpy.typing as npt
+    import xarray
 
 # --------------------------------------------------------------------------------------------
 # argument checking
@@ -127,6 +135,9 @@ def run(x, mode: str, size=2, stride=None, padding=0, dilation=1, ceil_mode=Fals
 
     spec = modes.get(mode)
     opts = mode_options(spec, options)
+    if opts.get("antialias"):
+        return _run_maxblur(x, size, stride, padding, dilation, ceil_mode, backend,
+                            alpha_channel, opts)
     arr = np.asarray(x)
     arr, caller_dtype = _check_dtype(arr)
     ndim = arr.ndim
@@ -170,6 +181,7 @@ def pool_dhwc(x4: np.ndarray, plan: Plan, be, *, linear: bool = False,
     ``be`` (``dispatch.backend_for``): colour in linear light when ``linear``, and weighted
     by ``alpha_channel`` when ``premultiplies``. -> (the (Do, Ho, Wo, C) result, the
     seconds the backend spent compiling or loading its kernels)."""
+    limits.check_output(plan.out_shape, plan.dtype.itemsize, in_memory=True)
     alpha = alpha_channel if premultiplies(plan, alpha_channel) else None
     if linear or alpha is not None:
         return _pool_image(x4, plan, be, linear, alpha)
@@ -241,15 +253,87 @@ def _run_spp(x4, ndim, caller_dtype, spec, opts, backend, alpha_channel) -> Resu
                   pool_seconds=elapsed, compile_seconds=compile_s)
 
 
-def pool(x, mode: str, size=2, stride=None, padding=0, dilation=1, ceil_mode=False,
-         backend="auto", **options) -> np.ndarray:
-    """Pool a channels-last array: (H, W), (H, W, C) or (D, H, W, C).
+def _run_maxblur(x, size, stride, padding, dilation, ceil_mode, backend, alpha_channel,
+                 opts) -> Result:
+    """MaxBlurPool (Zhang 2019): max pooling at stride 1 (same size, padding, dilation),
+    then blurpool (``filter_size``) at the stride, as antialiased_cnns' models chain
+    ``nn.MaxPool2d(k, 1)`` and ``BlurPool``."""
+    from . import geometry
+    from .plan import _check_select
 
-    ``mode`` is one of ``poolcli.modes.MODES``; the window follows PyTorch
+    _check_select(modes.MODES["max"], dict(opts), None)
+    win = geometry.window(size, stride, padding, dilation, ceil_mode)
+    if win.pools_frames:
+        raise ValueError("--antialias blurs images: give a 1- or 2-number window")
+    first = run(x, "max", size, 1, padding, dilation, ceil_mode, backend, alpha_channel)
+    second = run(first.array, "blurpool", stride=win.stride[1:], backend=backend,
+                 alpha_channel=alpha_channel, filter_size=opts.get("filter_size", 3))
+    plan = _replace(second.plan, extra={"antialias": True, "max_size": list(win.size[1:])})
+    return Result(array=second.array, plan=plan, backend=second.backend,
+                  pool_seconds=first.pool_seconds + second.pool_seconds,
+                  compile_seconds=first.compile_seconds + second.compile_seconds)
+
+
+Size = int | Sequence[int] | str
+"""A window size, stride, padding or dilation: one int, one per axis, or ``"2x3"``; padding
+also ``"same"``. For a DataArray, a dict by dim name."""
+
+
+@overload
+def pool(  # type: ignore[overload-overlap]
+         x: xarray.DataArray, mode: str, size: Size | Mapping[Hashable, int] = 2,
+         stride: Size | Mapping[Hashable, int] | None = None,
+         padding: Size | Mapping[Hashable, int] = 0, dilation: Size | Mapping[Hashable, int] = 1,
+         ceil_mode: bool = False, backend: str = "auto", layout: str | None = None,
+         **options: Any) -> xarray.DataArray: ...
+@overload
+def pool(x: dask.array.Array, mode: str, size: Size = 2, stride: Size | None = None,
+         padding: Size = 0, dilation: Size = 1, ceil_mode: bool = False, backend: str = "auto",
+         layout: str | None = None, **options: Any) -> dask.array.Array: ...
+@overload
+def pool(x: npt.ArrayLike, mode: str, size: Size = 2, stride: Size | None = None,
+         padding: Size = 0, dilation: Size = 1, ceil_mode: bool = False, backend: str = "auto",
+         layout: str | None = None, **options: Any) -> npt.NDArray[Any]: ...
+
+
+def pool(x: Any, mode: str, size: Any = 2, stride: Any = None, padding: Any = 0,
+         dilation: Any = 1, ceil_mode: bool = False, backend: str = "auto",
+         layout: str | None = None, **options: Any) -> Any:
+    """Pool an array: NumPy (channels-last by default), any ``layout=``, an array-like
+    (PyTorch CPU tensor, CuPy), an xarray DataArray or a Dask array.
+
+    ``x``: ``(H, W)``, ``(H, W, C)`` or ``(D, H, W, C)`` channels-last, or the axes named by
+    ``layout`` (``"HW"``, ``"HWC"``, ``"DHWC"``, ``"CHW"``, ``"NCHW"``, ``"NHWC"``,
+    ``"NCDHW"``, ``"NDHWC"``; N a batch of items pooled alike, C channels); the result
+    comes back in the same layout. Sizes, strides, paddings and dilations refer to the
+    spatial axes only: ``(H, W)``, or ``(D, H, W)`` with three numbers.
+    An xarray DataArray takes them by dim name (``size={"y": 2, "x": 2}``), keeps its
+    dims, name, attrs and coordinates (pooled dims' at the window centres); a Dask array
+    (or Dask-backed DataArray) comes back lazy, pooled block by block, equal bit for bit
+    to the in-memory result.
+
+    ``mode`` is one of ``poolcli.MODES``; the window follows PyTorch
     (``size``/``stride``/``padding``/``dilation``/``ceil_mode``, each an int or
     one per axis; ``padding="same"`` is TensorFlow's SAME). Mode options are
-    keyword arguments named as the CLI's options in snake case. Integer dtypes
+    keyword arguments named as the CLI's options in snake case (below). Integer dtypes
     come back in the input dtype, floating dtypes keep theirs; ``global``
     returns one value per channel and ``spp`` the 1-D feature vector.
     """
-    return run(x, mode, size, stride, padding, dilation, ceil_mode, backend, **options).array
+    from . import layouts
+
+    engine = layouts.Engine(run, kernel_dtype, pool_dhwc)
+    return layouts.pool(engine, x, mode, size=size, stride=stride, padding=padding,
+                        dilation=dilation, ceil_mode=ceil_mode, backend=backend, layout=layout,
+                        **options).array
+
+
+def _options_doc() -> str:
+    """The docstring's section of mode options, from ``modes.OPTION_DEFAULTS``."""
+    lines = ["", "    Mode options (keyword, default, the modes that take it):", ""]
+    for name, default in modes.OPTION_DEFAULTS.items():
+        users = [m.name for m in modes.MODES.values() if name in m.options]
+        lines.append(f"    - ``{name}={default!r}``: {', '.join(users)}")
+    return "\n".join(lines) + "\n"
+
+
+pool.__doc__ = (pool.__doc__ or "") + _options_doc()

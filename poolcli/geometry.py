@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
+from .limits import INT64_MAX, check_axis
 from .options import parse_ints, parse_padding
 
 AXIS_NAMES = ("frames", "height", "width")
@@ -62,7 +63,10 @@ class AxisWindows:
         if self.out < 1:
             return None
         k = self.hi[0]
-        if any(lo != 0 for lo in self.lo) or any(h != k for h in self.hi):
+        # ``total``: a window cut by the padding is not whole, even when every window of a
+        # restricted table (a Dask block, a strip) is cut alike (its divisor is not k)
+        if any(lo != 0 for lo in self.lo) or any(h != k for h in self.hi) \
+                or any(t != k for t in self.total):
             return None
         first = self.start[0]
         s = self.start[1] - first if self.out > 1 else 1
@@ -119,10 +123,16 @@ def check_padding(k: int, p: int | str, ceil_mode: bool, axis: str = "axis") -> 
 
 
 def check_window(w: Window) -> None:
-    """``check_padding`` for every pooled axis, in the order ``sliding`` meets them."""
+    """``check_padding`` for every pooled axis, in the order ``sliding`` meets them; and
+    a window's cell count fits int64 (the kernels' divisor under count_include_pad)."""
     for i in range(0 if w.pools_frames else 1, 3):
         p = "same" if w.padding == "same" else w.padding[i]
         check_padding(w.size[i], p, w.ceil_mode, AXIS_NAMES[i])
+    cells = w.size[0] * w.size[1] * w.size[2]
+    if cells > INT64_MAX:
+        dims = "x".join(map(str, w.size if w.pools_frames else w.size[1:]))
+        raise ValueError(f"window {dims} has {cells} cells, "
+                         "too many: at most 2**63 - 1")
 
 
 @lru_cache(maxsize=256)  # a batch of same-sized images builds its tables once
@@ -148,6 +158,7 @@ def sliding_axis(n: int, k: int, s: int, p: int | str, d: int, ceil_mode: bool,
             + (f" and padding {p}" if p else "")
             + " is smaller than one window; use a smaller size or add padding"
         )
+    check_axis(out, axis)
     starts = [i * s - left for i in range(out)]
     win = _windows(n, starts, k, d, n + right, left, dropped)
     for i, (lo, hi) in enumerate(zip(win.lo, win.hi)):
@@ -162,6 +173,7 @@ def adaptive_axis(n: int, out: int, axis: str = "axis") -> AxisWindows:
     """PyTorch's adaptive bins: bin i spans [floor(i*n/out), ceil((i+1)*n/out))."""
     if out < 1:
         raise ValueError(f"output size along {axis} must be at least 1, got {out}")
+    check_axis(out, axis)  # before the tables: one Python int per output index
     starts = [(i * n) // out for i in range(out)]
     ends = [-((-(i + 1) * n) // out) for i in range(out)]
     return _windows(n, starts, [e - s for s, e in zip(starts, ends)], 1, n)
@@ -186,6 +198,7 @@ def fractional_axis(n: int, k: int, out: int, u: float, axis: str = "axis") -> A
         )
     if not 0.0 <= u < 1.0:
         raise ValueError(f"fractional samples must be in [0, 1), got {u}")
+    check_axis(out, axis)
     return _windows(n, fractional_starts(n, k, out, u), k, 1, n)
 
 

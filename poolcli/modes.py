@@ -8,7 +8,7 @@ One entry per pooling mode. The word that names a mode names it everywhere:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,8 @@ class Mode:
     #: the keyword options (snake case) that this mode accepts beyond the window geometry
     options: tuple[str, ...] = ()
     #: how the windows are laid out: "sliding" (size/stride/padding/dilation), "adaptive"
-    #: (output size -> PyTorch bins), "fractional" (Graham's pseudo-random starts), "global"
+    #: (output size -> PyTorch bins), "fractional" (Graham's pseudo-random starts), "global",
+    #: "blur" (blurpool: the filter size and a stride, on the reflect-padded input)
     windows: str = "sliding"
     #: True when the mode mixes values (so alpha is premultiplied and integers are rounded);
     #: False for max and min, which pick one of the input values exactly
@@ -69,8 +70,26 @@ MODES: dict[str, Mode] = {
         Mode("weighted", "a learned weight kernel applied per window: sum of w*x",
              options=("weights", "normalize", "linear_light"),
              reference="learned pooling (a strided convolution per channel)"),
+        # issue 14: label maps, robust statistics, anti-aliasing (select_windows; blurpool is
+        # weighted pooling of the reflect-padded input)
+        Mode("mode", "the most frequent whole pixel of each window (ties: the smallest); "
+             "--ignore V: pixels all V do not vote", options=("ignore",), averaging=False,
+             reference="majority vote of label maps (scipy.stats.mode, tinybrain)"),
+        Mode("median", "per-channel median of each window (even count: the lower middle; "
+             "--even mean)", options=("even",), averaging=False,
+             reference="torch.median (lower middle); numpy.median with --even mean"),
+        Mode("quantile", "per-channel quantile q of each window (--q, numpy.quantile linear)",
+             options=("q",), averaging=False,
+             reference="numpy.quantile(window, q, method='linear')"),
+        Mode("blurpool", "anti-aliased downsampling: binomial blur (--filter-size F), then "
+             "stride (default 2)", options=("filter_size", "linear_light"), windows="blur",
+             reference="Zhang 2019, Making Convolutional Networks Shift-Invariant Again; "
+             "antialiased_cnns.BlurPool"),
     )
 }
+
+# MaxBlurPool (Zhang 2019): ``max --antialias`` = max at stride 1, then blurpool at the stride
+MODES["max"] = replace(MODES["max"], options=MODES["max"].options + ("antialias", "filter_size"))
 
 #: every option a mode may take, with its default (the CLI and the API share them)
 OPTION_DEFAULTS: dict[str, object] = {
@@ -88,6 +107,11 @@ OPTION_DEFAULTS: dict[str, object] = {
     "random": False,
     "temperature": 1.0,
     "weights": None,
+    "ignore": None,  # mode: every pixel votes
+    "even": "lower",  # median of an even count
+    "q": 0.5,
+    "filter_size": 3,  # blurpool (antialiased_cnns' own default is 4)
+    "antialias": False,
 }
 
 #: which --op values each mode accepts

@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields
 from numbers import Integral
 from typing import Any
 
-from . import modes
+from . import limits, modes
 
 Tuple = tuple[int, ...]
 
@@ -45,6 +45,7 @@ def parse_ints(text: str | int | tuple | list, name: str, *, lengths=(1, 2, 3),
     for v in values:
         if v < minimum:
             raise ValueError(f"{name} must be at least {minimum}, got {v}")
+        limits.check_int(v, name)
     return values
 
 
@@ -89,7 +90,29 @@ def parse_levels(text) -> Tuple:
             ) from None
     if not values or any((not isinstance(v, int)) or v < 1 for v in values):
         raise ValueError(f"levels must be whole numbers >= 1, like 1,2,4; got {text!r}")
+    for v in values:
+        limits.check_int(v, "levels")
     return values
+
+
+#: the API's keywords besides the mode options (the CLI's window and run options)
+API_KEYWORDS = ("size", "stride", "padding", "dilation", "ceil_mode", "backend", "layout")
+
+
+def did_you_mean(name: str, choices, *, cli: bool = False) -> str:
+    """`` (did you mean X?)`` for the closest of ``choices`` to an unknown option ``name``, or
+    ``""``. Names are compared in their CLI form (``--kernel-size`` and ``--size``), so the
+    API and the CLI suggest alike; ``cli`` writes them in that form."""
+    import difflib
+
+    def flag(n: str) -> str:
+        return "--" + n.lstrip("-").replace("_", "-")
+
+    forms = {flag(c): c for c in choices}
+    best = difflib.get_close_matches(flag(name), list(forms), n=1)
+    if not best:
+        return ""
+    return f" (did you mean {best[0] if cli else forms[best[0]]}?)"
 
 
 def parse_size2(text, name: str) -> tuple[int, int]:
@@ -165,7 +188,9 @@ SPECS: dict[str, OptionSpec] = {s.name: s for s in (
     OptionSpec("size", str | None, None, ("-k", "--size"), metavar="K", panel=WINDOW,
                help="window size: N, HxW, or DxHxW to pool across frames too (default: 2)"),
     OptionSpec("stride", str | None, None, ("-s", "--stride"), metavar="S", panel=WINDOW,
-               help="step between windows: N, HxW or DxHxW (default: the size)"),
+               help="step between windows: N, HxW or DxHxW (default: the size)",
+               mode_help=(("blurpool", "step between the filter's positions: N or HxW "
+                                       "(default 2)"),)),
     OptionSpec("padding", str | None, None, ("-p", "--padding"), metavar="P", panel=WINDOW,
                help="padding: N or HxW, at most half the window, or 'same' (TensorFlow's SAME) "
                "(default: 0)"),
@@ -209,6 +234,20 @@ SPECS: dict[str, OptionSpec] = {s.name: s for s in (
     OptionSpec("linear_light", bool, False, ("--linear-light",), panel=MODE_OPTIONS,
                help="pool sRGB colour in linear light (a fine checkerboard averages to ~188, "
                "not 128)"),
+    OptionSpec("ignore", str | None, None, ("--ignore",), metavar="V", panel=MODE_OPTIONS,
+               help="pixels whose every channel equals V do not vote, unless the window holds "
+               "nothing else (then V)"),
+    OptionSpec("even", str | None, None, ("--even",), metavar="lower|mean", panel=MODE_OPTIONS,
+               help="median of an even count: the lower middle (torch.median) or the mean of the "
+               "two middles (numpy.median) (default lower)"),
+    OptionSpec("q", float | None, None, ("--q",), metavar="Q", panel=MODE_OPTIONS,
+               help="the quantile, in [0, 1], as numpy.quantile (linear) (default 0.5)"),
+    OptionSpec("filter_size", int | None, None, ("--filter-size",), min=1, max=7, metavar="F",
+               panel=MODE_OPTIONS,
+               help="binomial blur filter size 1..7 (default 3)",
+               mode_help=(("max", "binomial blur filter size 1..7 of --antialias (default 3)"),)),
+    OptionSpec("antialias", bool, False, ("--antialias",), panel=MODE_OPTIONS,
+               help="MaxBlurPool (Zhang 2019): max at stride 1, then blurpool at the stride"),
     # output
     OptionSpec("output", str | None, None, ("-o", "--output"), metavar="OUT", panel=OUTPUT,
                help=_OUT + " (default: <stem>_<mode><ext> next to each input)",
@@ -274,6 +313,8 @@ def window_names(mode) -> tuple[str, ...]:
     if mode.windows == "sliding":
         # weighted: the size is the weights' shape
         return WINDOW_NAMES[1:] if mode.name == "weighted" else WINDOW_NAMES
+    if mode.windows == "blur":
+        return ("stride",)
     if mode.windows == "fractional":
         return ("size",)
     return ()
@@ -333,6 +374,11 @@ class ModeOptions:
     #: the weight kernel, loaded (an array or nested lists), not its file name
     weights: Any = None
     linear_light: bool | None = None
+    ignore: str | float | None = None
+    even: str | None = None
+    q: float | None = None
+    filter_size: int | None = None
+    antialias: bool | None = None
 
     def __post_init__(self) -> None:
         spec = modes.get(self.mode)

@@ -81,6 +81,12 @@ def _default_options(name: str, ksize, kstride, out_hw, seed: int, weights) -> t
         return geo, {}, "T 1"
     if name == "lp":
         return geo, {}, "p 2"
+    if name == "quantile":
+        return geo, {"q": 0.75}, "q 0.75"
+    if name == "blurpool":
+        return {"stride": kstride}, {}, "filter 3"
+    if name == "mode":
+        return geo, {}, "majority"
     if name == "weighted":
         if weights is None:
             return {"stride": kstride}, {"weights": np.ones(ksize), "normalize": True}, "box kernel"

@@ -22,15 +22,31 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import geometry, modes
-from .options import parse_floats, parse_ints, parse_levels, parse_padding, parse_size2
+from . import geometry, limits, modes
+from .options import (
+    API_KEYWORDS,
+    did_you_mean,
+    parse_floats,
+    parse_ints,
+    parse_levels,
+    parse_padding,
+    parse_size2,
+)
 
 #: op codes shared by every backend's window-reduction kernel (declared once, here)
 OP_MAX, OP_MIN, OP_AVG, OP_LP, OP_MIXED, OP_SOFT, OP_STOCH, OP_WEIGHTED = range(8)
-#: the op code of each reduction name (a mode's name, or an ``--op`` value)
+#: the selection kernels' op codes (``select_windows``): majority pixel, median, quantile
+OP_MODE, OP_MEDIAN, OP_QUANTILE = 8, 9, 10
+#: the op code of each reduction name (a mode's name, or an ``--op`` value); blurpool is
+#: weighted pooling of the reflect-padded input with the binomial filter
 OP_CODES = {"max": OP_MAX, "fractional": OP_MAX, "min": OP_MIN, "avg": OP_AVG, "lp": OP_LP,
             "mixed": OP_MIXED, "softpool": OP_SOFT, "stochastic": OP_STOCH,
-            "weighted": OP_WEIGHTED}
+            "weighted": OP_WEIGHTED, "blurpool": OP_WEIGHTED}
+OP_CODES.update({"mode": OP_MODE, "median": OP_MEDIAN, "quantile": OP_QUANTILE})
+#: the op codes computed by ``select_windows`` (gather each window's cells, sort, pick)
+SELECT_OPS = (OP_MODE, OP_MEDIAN, OP_QUANTILE)
+#: the most cells of one window the CUDA selection kernel holds (a per-thread buffer)
+SELECT_MAX_CELLS = 256
 
 #: dtypes the kernels compute in; others are converted to these and back
 KERNEL_DTYPES = ("uint8", "uint16", "uint32", "int8", "int16", "int32", "int64", "float32",
@@ -65,6 +81,17 @@ class Plan:
     seed: int | None = None
     samples: tuple[float, float] | None = None
     extra: dict = field(default_factory=dict)
+    nodata: float | None = None     # the value V that is absent; float("nan") for nodata="nan"
+    min_valid: float | None = None  # fraction in (0, 1]; None = at least one valid cell
+    #: quantile's q in [0, 1] (median: 0.5 with ``even_mean`` or the lower middle)
+    q: float = 0.5
+    #: median of an even count: the mean of the two middles (else the lower one)
+    even_mean: bool = False
+    #: mode: pixels whose every channel equals this value do not vote (None: all vote)
+    ignore: int | float | None = None
+    #: blurpool: reflect padding (top, bottom, left, right) the kernels' input gets first
+    #: (``prepare``); ``in_shape`` is the caller's array, the axes are the padded one's
+    reflect: tuple[int, int, int, int] | None = None
 
     @property
     def out_shape(self) -> tuple[int, int, int, int]:
@@ -106,6 +133,35 @@ class Plan:
                 dummy3 if self.uniform is None else self.uniform,
                 dummy4 if self.weights is None else self.weights, flags)
 
+    def select_args(self) -> tuple:
+        """``select_windows``' arguments after (x2, out), the same for the CPU and CUDA
+        backends (x2 is x as (D*H*W, C) rows): dims (D, H, W), tab, steps, op, fparams (q,
+        nodata, min_valid, lo, hi), ignore (the value in x's dtype, shape (1,)), flags
+        (is_int, even_mean, has_ignore, has_nodata, nodata_is_nan, cap = the most cells of
+        one window)."""
+        tab, steps = self.tables()
+        lo, hi = self.limits
+        nodata = 0.0 if self.nodata is None else float(self.nodata)
+        fparams = np.array([self.q, nodata, self.min_valid or 0.0, lo, hi], dtype=np.float64)
+        ign = _in_dtype(self.ignore, self.dtype)
+        cap = 1
+        for a in self.axes:
+            cap *= max(a.valid)
+        flags = np.array([self.is_int, self.even_mean, ign is not None, self.nodata is not None,
+                          self.nodata is not None and np.isnan(self.nodata), cap],
+                         dtype=np.int64)
+        dims = np.array(self.in_shape[:3], dtype=np.int64)
+        ignv = np.array([0 if ign is None else ign], dtype=self.dtype)
+        return dims, tab, steps, np.int64(self.op), fparams, ignv, flags
+
+    def prepare(self, x: np.ndarray) -> np.ndarray:
+        """The array the kernels read: ``x`` itself, or for blurpool ``x`` reflect-padded
+        (numpy's "reflect": mirrored without repeating the edge, as nn.ReflectionPad2d)."""
+        if self.reflect is None or x.shape != tuple(self.in_shape):
+            return x
+        t, b, left, r = self.reflect
+        return np.ascontiguousarray(np.pad(x, ((0, 0), (t, b), (left, r), (0, 0)), mode="reflect"))
+
     def divisors(self) -> np.ndarray:
         """Per-window divisor of averaging modes, shape (Do, Ho, Wo) float64."""
         rows = [np.asarray(a.total if self.count_include_pad else a.valid, dtype=np.float64)
@@ -134,6 +190,20 @@ def float_limits(dtype) -> tuple[float, float]:
     if int(hi) > info.max:
         hi = float(np.nextafter(hi, -np.inf))
     return lo, hi
+
+
+def _in_dtype(value, dtype: np.dtype):
+    """``value`` as a scalar of ``dtype``, or None when no element of that dtype can equal it
+    (a fraction or an out-of-range number for an integer dtype, None)."""
+    if value is None:
+        return None
+    if dtype.kind in "ui":
+        if isinstance(value, float) and not value.is_integer():
+            return None
+        v = int(value)
+        info = np.iinfo(dtype)
+        return dtype.type(v) if info.min <= v <= info.max else None
+    return dtype.type(value)
 
 
 def finish(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -168,8 +238,9 @@ def mode_options(spec: modes.Mode, given: dict) -> dict:
     unknown = sorted(set(given) - set(spec.options))
     if unknown:
         allowed = ", ".join(spec.options) or "none"
-        raise TypeError(f"mode {spec.name!r} does not take option(s) {', '.join(unknown)}; "
-                        f"it takes: {allowed}")
+        hint = did_you_mean(unknown[0], spec.options + API_KEYWORDS)
+        raise TypeError(f"mode {spec.name!r} does not take option(s) {', '.join(unknown)}"
+                        f"{hint}; it takes: {allowed}")
     opts = {k: modes.OPTION_DEFAULTS[k] for k in spec.options}
     opts.update({k: v for k, v in given.items() if v is not None})
     return opts
@@ -186,6 +257,8 @@ def check_options(mode: str | modes.Mode, *, size=2, stride=None, padding=0, dil
     if spec.name == "spp":
         op = OP_CODES[_op_for(spec, opts, strict=True)]
         levels = parse_levels(opts["levels"])  # levels '' is an error, not the default
+        for level in levels:
+            limits.check_out_sizes((level, level))
         if geometry_given(stride, padding, dilation, ceil_mode):
             raise ValueError("spp takes no --stride/--padding/--dilation/--ceil-mode")
         return CheckedOptions(spec, opts, op, levels=levels)
@@ -209,7 +282,9 @@ def _check(spec: modes.Mode, opts: dict, size, stride, padding, dilation, ceil_m
     op_name = _op_for(spec, opts, strict=strict)
     given = geometry_given(stride, padding, dilation, ceil_mode)
     win = None
-    if spec.windows == "sliding":
+    if spec.windows == "blur":
+        win = _blur_window(opts, stride, padding, dilation, ceil_mode)
+    elif spec.windows == "sliding":
         if spec.name == "weighted":
             wts = _load_weights(opts.get("weights"))
             opts["weights"] = wts
@@ -221,7 +296,7 @@ def _check(spec: modes.Mode, opts: dict, size, stride, padding, dilation, ceil_m
     elif spec.windows == "adaptive":
         if opts.get("output_size") is None:
             raise ValueError(f"{spec.name} needs --output-size HxW")
-        parse_size2(opts["output_size"], "output size")
+        limits.check_out_sizes(parse_size2(opts["output_size"], "output size"))
     elif spec.windows == "fractional":
         _check_fractional(opts, given, size)
     if op_name == "lp" or spec.name == "lp":
@@ -236,7 +311,78 @@ def _check(spec: modes.Mode, opts: dict, size, stride, padding, dilation, ceil_m
             _check_seed(opts.get("seed"))
     if spec.name == "stochastic":
         _check_seed(opts.get("seed"))
+    _check_select(spec, opts, win)
     return CheckedOptions(spec, opts, OP_CODES[op_name], window=win)
+
+
+#: the binomial filters' sizes blurpool takes (antialiased_cnns: 1..7)
+FILTER_SIZES = range(1, 8)
+
+
+def _filter_size(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer, str)):
+        raise ValueError(f"filter size must be a whole number from 1 to 7, got {value!r}")
+    try:
+        f = int(value)
+    except ValueError:
+        raise ValueError(f"filter size must be a whole number from 1 to 7, got {value!r}") from None
+    if f not in FILTER_SIZES:
+        raise ValueError(f"filter size must be a whole number from 1 to 7, got {value!r}")
+    return f
+
+
+def _blur_window(opts: dict, stride, padding, dilation, ceil_mode) -> geometry.Window:
+    """blurpool's window: the F x F binomial filter at the stride (default 2), on the
+    reflect-padded input (so no padding, dilation or ceil mode of its own)."""
+    if geometry_given(None, padding, dilation, ceil_mode):
+        raise ValueError("blurpool takes --filter-size and --stride only "
+                         "(it pads by reflection itself)")
+    f = _filter_size(opts.get("filter_size", 3))
+    s = parse_ints(2 if stride is None else stride, "stride", lengths=(1, 2))
+    return geometry.window((f, f), s)
+
+
+def _number(value, name: str) -> int | float:
+    """A number option (``--ignore V``): ints stay ints (exact for 64-bit data)."""
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value)
+    text = str(value).strip()
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+
+
+def _quantile_q(q) -> float:
+    try:
+        v = float(q)
+    except (TypeError, ValueError):
+        v = float("nan")
+    if isinstance(q, bool) or not 0.0 <= v <= 1.0:  # also NaN
+        raise ValueError(f"q must be a number in [0, 1], got {q!r}")
+    return v
+
+
+def _check_select(spec: modes.Mode, opts: dict, win) -> None:
+    """The options of mode, median, quantile, blurpool and max --antialias."""
+    if spec.name == "mode" and opts.get("ignore") is not None:
+        opts["ignore"] = _number(opts["ignore"], "ignore")
+    if spec.name == "median" and opts.get("even", "lower") not in ("lower", "mean"):
+        raise ValueError(f"even must be 'lower' or 'mean', got {opts.get('even')!r}")
+    if spec.name == "quantile":
+        _quantile_q(opts.get("q", 0.5))
+    if opts.get("antialias"):
+        _filter_size(opts.get("filter_size", 3))
+        if win is not None and win.pools_frames:
+            raise ValueError("--antialias blurs images: give a 1- or 2-number window")
 
 
 def _check_fractional(opts: dict, given: bool, size) -> None:
@@ -247,7 +393,7 @@ def _check_fractional(opts: dict, given: bool, size) -> None:
     if opts.get("output_size") is not None and opts.get("ratio") is not None:
         raise ValueError("give --output-size or --ratio, not both")
     if opts.get("output_size") is not None:
-        parse_size2(opts["output_size"], "output size")
+        limits.check_out_sizes(parse_size2(opts["output_size"], "output size"))
     elif opts.get("ratio") is not None:
         _ratios(opts["ratio"])
     else:
@@ -360,7 +506,11 @@ def make_plan(spec: modes.Mode, x4_shape, dtype, *, size=2, stride=None, padding
     dtype = np.dtype(dtype)
     kw: dict = {}
 
-    if spec.windows == "sliding":
+    if spec.windows == "blur":
+        kw.update(_blur(checked.window, x4_shape))
+        axes = geometry.sliding((d, h + sum(kw["reflect"][:2]), w + sum(kw["reflect"][2:])),
+                                checked.window)
+    elif spec.windows == "sliding":
         if spec.name == "weighted":
             wts = opts["weights"]
             if wts.shape[2] not in (1, c):
@@ -377,6 +527,7 @@ def make_plan(spec: modes.Mode, x4_shape, dtype, *, size=2, stride=None, padding
         axes, kw["seed"], kw["samples"] = _fractional_axes(x4_shape, size, opts)
 
     out3 = (axes[0].out, axes[1].out, axes[2].out)
+    limits.check_output(out3 + (c,), dtype.itemsize)  # before the per-window draws below
     if checked.op == OP_LP:
         kw["p"] = _positive(opts.get("p", 2.0), "p")
     if spec.name == "softpool":
@@ -392,9 +543,37 @@ def make_plan(spec: modes.Mode, x4_shape, dtype, *, size=2, stride=None, padding
     if spec.name == "stochastic":
         kw["seed"] = _seed(opts.get("seed"))
         kw["uniform"] = np.random.default_rng(kw["seed"]).random(out3)  # one draw per window
+    if spec.name == "mode" and opts.get("ignore") is not None:
+        kw["ignore"] = _number(opts["ignore"], "ignore")
+    if spec.name == "median":
+        kw["even_mean"] = opts.get("even", "lower") == "mean"
+    if spec.name == "quantile":
+        kw["q"] = _quantile_q(opts.get("q", 0.5))
     return Plan(mode=spec.name, op=checked.op, axes=axes, in_shape=tuple(x4_shape), dtype=dtype,
                 count_include_pad=bool(opts.get("count_include_pad", False)),
-                normalize=_normalize(spec, opts), **kw)
+                normalize=_normalize(spec, opts) and spec.name != "blurpool", **kw)
+
+
+def binomial_filter(f: int) -> np.ndarray:
+    """The F x F binomial filter a (x) a / sum(a)**2, a = C(F-1, j): dyadic, so exact."""
+    from math import comb
+
+    a = np.array([comb(f - 1, j) for j in range(f)], dtype=np.float64)
+    return np.outer(a, a) / a.sum() ** 2
+
+
+def _blur(win: geometry.Window, x4_shape) -> dict:
+    """blurpool's plan fields: the reflect padding of each side (antialiased_cnns': (F-1)//2
+    before, the rest after) and the filter as weights (1, F, F, 1)."""
+    _, h, w, _ = x4_shape
+    f = win.size[1]
+    before, after = (f - 1) // 2, f // 2
+    for n, axis in ((h, "height"), (w, "width")):
+        if after and n <= after:
+            raise ValueError(f"blurpool with filter size {f} needs more than {after} pixels "
+                             f"along {axis} (reflect padding), got {n}")
+    return {"reflect": (before, after, before, after),
+            "weights": np.ascontiguousarray(binomial_filter(f)[None, :, :, None])}
 
 
 def _fractional_axes(x4_shape, size, opts: dict):
@@ -418,7 +597,8 @@ def _fractional_axes(x4_shape, size, opts: dict):
 
 
 __all__ = [
-    "KERNEL_DTYPES", "OP_AVG", "OP_CODES", "OP_LP", "OP_MAX", "OP_MIN", "OP_MIXED", "OP_SOFT",
-    "OP_STOCH", "OP_WEIGHTED", "CheckedOptions", "Plan", "Result", "check_options", "finish",
+    "KERNEL_DTYPES", "OP_AVG", "OP_CODES", "OP_LP", "OP_MAX", "OP_MEDIAN", "OP_MIN", "OP_MIXED",
+    "OP_MODE", "OP_QUANTILE", "OP_SOFT", "OP_STOCH", "OP_WEIGHTED", "SELECT_OPS",
+    "binomial_filter", "CheckedOptions", "Plan", "Result", "check_options", "finish",
     "float_limits", "geometry_given", "make_plan", "mode_options",
 ]

@@ -15,7 +15,7 @@ from itertools import product
 
 import numpy as np
 
-from .plan import OP_AVG, OP_LP, OP_MAX, OP_MIN, finish
+from .plan import OP_AVG, OP_LP, OP_MAX, OP_MEDIAN, OP_MIN, finish
 
 NAME = "numpy"
 
@@ -183,6 +183,152 @@ def pool_weighted(x, plan) -> np.ndarray:
         total = total + np.where(valid, wj * v.astype(np.float64), 0.0)
         wsum = wsum + np.where(valid, wj, 0.0)
     return finish(total / wsum if plan.normalize else total, plan.dtype)
+
+
+# --------------------------------------------------------------------------------------------
+# selection: mode, median, quantile (windows stacked along a new first axis, then sorted)
+
+
+def _stacked(x, plan) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every window's cells stacked: (values (K, Do, Ho, Wo, C) in x's dtype, inside (K, Do,
+    Ho, Wo, 1) bool: the cell lies in the image and the window, cells inside per window)."""
+    vals, inside = [], []
+    for _, v, valid in cells(x, plan):
+        vals.append(v)
+        inside.append(valid)
+    inside_a = np.stack(inside)
+    return np.stack(vals), inside_a, inside_a.sum(axis=0)
+
+
+def _enough(valid, inside, plan) -> np.ndarray:
+    """The min_valid rule (DECISIONS.md): at least one valid cell, and with ``min_valid=F``
+    at least F x the window's cells inside the image (with a 1e-12 relative tolerance)."""
+    ok = valid >= 1
+    if plan.min_valid:
+        ok &= valid >= plan.min_valid * inside * (1.0 - 1e-12)
+    return ok
+
+
+def _sorted_first(vals, keep) -> np.ndarray:
+    """The permutation along axis 0 that sorts ``vals`` ascending with the kept cells first
+    (two stable sorts: by value, then by 'not kept')."""
+    order = np.argsort(vals, axis=0, kind="stable")
+    dropped = np.take_along_axis(~keep, order, axis=0)
+    return np.take_along_axis(order, np.argsort(dropped, axis=0, kind="stable"), axis=0)
+
+
+def _per_channel(x, plan) -> tuple:
+    """(sorted values with the valid ones first, valid counts, NaN present, window valid)."""
+    vals, inside, n_in = _stacked(x, plan)
+    isnan = vals != vals
+    absent = ~inside
+    if plan.nodata is not None:
+        absent = absent | (isnan if np.isnan(plan.nodata) else (vals == plan.nodata))
+    nan = (isnan & ~absent).any(axis=0)
+    keep = ~absent & ~isnan
+    order = _sorted_first(vals, keep)
+    valid = keep.sum(axis=0) + (isnan & ~absent).sum(axis=0)
+    ok = _enough(valid, n_in, plan) if plan.nodata is not None else np.ones(valid.shape, bool)
+    return np.take_along_axis(vals, order, axis=0), keep.sum(axis=0), nan, ok
+
+
+def _lerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """numpy.quantile's linear interpolation for finite values (from b when t >= 0.5), the
+    mathematical value at infinities (DECISIONS.md): an infinite end wins, -inf..+inf is NaN."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        d = b - a
+        r = np.where(t >= 0.5, b - d * (1.0 - t), a + d * t)
+        ia, ib = np.isinf(a), np.isinf(b)
+        r = np.where(ia | ib, np.where(ia & ib, np.nan, np.where(ia, a, b)), r)
+    return r
+
+
+def _select(x, plan, q: float, mean: bool) -> np.ndarray:
+    """median (q = 0.5: the lower middle, or with ``mean`` the mean of the two middles) and
+    quantile q (numpy's linear method) per channel; picks are exact in x's dtype."""
+    srt, n, nan, ok = _per_channel(x, plan)
+    n1 = np.maximum(n, 1)  # windows without a valid cell are replaced below
+    if mean:  # even counts: (a + b) / 2 of the two middles; odd: the middle
+        i = np.where(n1 % 2 == 0, n1 // 2 - 1, (n1 - 1) // 2)
+        t = np.where(n1 % 2 == 0, 0.5, 0.0)
+    elif plan.op == OP_MEDIAN:
+        i, t = (n1 - 1) // 2, np.zeros(n1.shape)
+    else:
+        h = (n1 - 1) * q
+        i = np.floor(h).astype(np.int64)
+        t = h - i
+    j = np.minimum(i + 1, n1 - 1)
+    a = np.take_along_axis(srt, i[None], axis=0)[0]
+    b = np.take_along_axis(srt, j[None], axis=0)[0]
+    fa, fb = a.astype(np.float64), b.astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        mixed = (fa + fb) / 2.0 if mean else _lerp(fa, fb, t)
+    pick = (t == 0.0) | (a == b)
+    out = np.where(pick, a, finish(np.where(pick, 0.0, mixed), plan.dtype))
+    out = np.where(nan, np.nan, out) if plan.dtype.kind == "f" else out
+    if plan.nodata is not None:
+        out = np.where(ok, out, plan.nodata)
+    return out.astype(plan.dtype)
+
+
+def pool_median(x, plan) -> np.ndarray:
+    return _select(x, plan, 0.5, plan.even_mean)
+
+
+def pool_quantile(x, plan) -> np.ndarray:
+    return _select(x, plan, plan.q, False)
+
+
+def pool_mode(x, plan) -> np.ndarray:
+    """The most frequent whole pixel of each window; ties to the smallest (channel 0 first).
+
+    Pixels with a NaN channel never vote, nor (``plan.nodata``) those whose every channel is
+    nodata; those whose every channel equals ``plan.ignore`` vote only when nothing else
+    does. Counting: each kept pixel against every other, after sorting the window's pixels
+    lexicographically, so the first pixel with the top count is the smallest of them.
+    """
+    vals, inside, n_in = _stacked(x, plan)
+    nan = (vals != vals).any(axis=-1, keepdims=True)
+    keep = inside & ~nan
+    if plan.nodata is not None and not np.isnan(plan.nodata):
+        keep &= ~(vals == plan.nodata).all(axis=-1, keepdims=True)
+    valid = keep.sum(axis=0)  # before the ignored value is taken out: min_valid counts it
+    ignored = np.zeros_like(keep)
+    if plan.ignore is not None:
+        ignored = keep & (vals == plan.ignore).all(axis=-1, keepdims=True)
+        keep &= ~ignored
+    # lexicographic sort of the pixels (last channel first, stable), voters first
+    order = np.broadcast_to(np.arange(vals.shape[0]).reshape(-1, 1, 1, 1, 1), keep.shape)
+    for c in reversed(range(vals.shape[-1])):
+        key = np.take_along_axis(vals[..., c : c + 1], order, axis=0)
+        order = np.take_along_axis(order, np.argsort(key, axis=0, kind="stable"), axis=0)
+    kept = np.take_along_axis(keep, order, axis=0)
+    order = np.take_along_axis(order, np.argsort(~kept, axis=0, kind="stable"), axis=0)
+    srt = np.take_along_axis(vals, np.broadcast_to(order, vals.shape), axis=0)
+    kept = np.take_along_axis(keep, order, axis=0)
+    same = (srt[:, None] == srt[None, :]).all(axis=-1, keepdims=True)  # (K, K, ..., 1)
+    counts = (same & kept[None, :] & kept[:, None]).sum(axis=1)
+    first = np.argmax(counts == counts.max(axis=0, keepdims=True), axis=0)  # (Do, Ho, Wo, 1)
+    out = np.take_along_axis(srt, np.broadcast_to(first[None], (1,) + srt.shape[1:]), 0)[0]
+    none = kept.sum(axis=0) == 0  # no voter: the ignored value if present, else NaN
+    if plan.ignore is not None:
+        ign_any = ignored.any(axis=0)
+        ign_first = np.argmax(ignored, axis=0)
+        ign_px = np.take_along_axis(vals, np.broadcast_to(ign_first[None], (1,) + vals.shape[1:]),
+                                    0)[0]
+        out = np.where(none & ign_any, ign_px, out)
+        none = none & ~ign_any
+    if plan.dtype.kind == "f":
+        out = np.where(none, np.nan, out)
+    if plan.nodata is not None:
+        out = np.where(_enough(valid, n_in, plan), out, plan.nodata)
+    return out.astype(plan.dtype)
+
+
+def pool_blurpool(x, plan) -> np.ndarray:
+    """Anti-aliased downsampling: the binomial filter (``plan.weights``) over the
+    reflect-padded input (``plan.prepare``) at the stride: weighted pooling."""
+    return pool_weighted(plan.prepare(x), plan)
 
 
 def _by_op(x, plan) -> np.ndarray:

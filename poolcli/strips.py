@@ -348,6 +348,10 @@ def pool_strips(source, mode: str, *, size=2, stride=None, padding=0, dilation=1
                          "strip by strip")
     opts = check_options(spec, size=size, stride=stride, padding=padding, dilation=dilation,
                          ceil_mode=ceil_mode, **options).opts
+    if spec.windows == "blur" or opts.get("antialias"):
+        raise ValueError(f"{spec.name}{' --antialias' if opts.get('antialias') else ''} "
+                         "pads by reflection at the image's edges and cannot be pooled strip "
+                         "by strip")
     if out is not None and not isinstance(source, np.ndarray) and Path(source).exists() \
             and Path(out).exists() and os.path.samefile(source, out):
         raise ValueError(f"{out}: the output would overwrite the input")

@@ -51,6 +51,16 @@ MODE_CASES = [
     ("fractional-seed", "fractional", {"ratio": 0.7, "seed": 3}),
     ("spp-max", "spp", {"levels": (1, 2, 3)}),
     ("spp-avg", "spp", {"levels": (2, 1), "op": "avg"}),
+    # issue 14: selection (select_windows) and anti-aliasing (weighted pooling, reflect-padded)
+    ("mode", "mode", {}),
+    ("mode-ignore0", "mode", {"ignore": 0}),
+    ("median", "median", {}),
+    ("median-mean", "median", {"even": "mean"}),
+    ("quantile0.3", "quantile", {"q": 0.3}),
+    ("quantile0.9", "quantile", {"q": 0.9}),
+    ("blurpool", "blurpool", {}),
+    ("blurpool4-s3", "blurpool", {"filter_size": 4, "stride": 3}),
+    ("maxblur", "max", {"antialias": True, "filter_size": 2}),
 ]
 
 #: window geometries for the sliding modes: (id, keyword arguments of pool())

@@ -98,6 +98,15 @@ IMAGE_MODES = [
     ("stochastic", ["--seed", "11"], {"seed": 11}),
     ("softpool", ["--temperature", "0.5"], {"temperature": 0.5}),
     ("avg", ["--linear-light"], {"linear_light": True}),
+    ("mode", ["-k", "3", "-s", "2", "-p", "1"], {"size": 3, "stride": 2, "padding": 1}),
+    ("mode", ["--ignore", "0"], {"ignore": 0}),
+    ("median", ["-k", "3", "-s", "2"], {"size": 3, "stride": 2}),
+    ("median", ["--even", "mean"], {"even": "mean"}),
+    ("quantile", ["--q", "0.25", "-k", "3"], {"q": 0.25, "size": 3}),
+    ("blurpool", [], {}),
+    ("blurpool", ["--filter-size", "5", "-s", "3"], {"filter_size": 5, "stride": 3}),
+    ("max", ["--antialias", "-k", "3", "--filter-size", "4"], {"antialias": True, "size": 3,
+                                                               "filter_size": 4}),
 ]
 
 

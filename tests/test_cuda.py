@@ -238,7 +238,10 @@ def test_kernels_compile_to_ptx(dtype, monkeypatch):
     plan = api.make_plan(modes.MODES["avg"], x.shape, x.dtype, opts={})
     out = np.zeros(plan.out_shape, dtype=dtype)
     # one signature per dtype covers every mode: the op code and the tables are arguments
+    median = api.make_plan(modes.MODES["median"], x.shape, x.dtype, opts={})
+    select = (x.reshape(-1, 3), out) + median.select_args()
     for kernel, args in ((kcuda.reduce_windows, kcuda.reduce_args(plan, x, out)),
-                         (kcuda.pool2x2, kcuda.pool2x2_args(plan, x, out))):
+                         (kcuda.pool2x2, kcuda.pool2x2_args(plan, x, out)),
+                         (kcuda.select_windows, select)):
         ptx, _ = cuda.compile_ptx(kernel.py_func, tuple(numba.typeof(a) for a in args), cc=PTX_CC)
         assert ".entry" in ptx

@@ -26,13 +26,16 @@ from typing import Annotated
 import typer
 from typer.core import TyperCommand
 
+from ..options import did_you_mean
 from . import common, picture_tools, pooling, tools
 from .common import PROG, Command
 
 try:  # recent Typer vendors Click
     from typer._click.exceptions import ClickException as _ClickException
+    from typer._click.exceptions import NoSuchOption as _NoSuchOption
 except ImportError:  # pragma: no cover - older Typer on top of Click
     from click.exceptions import ClickException as _ClickException
+    from click.exceptions import NoSuchOption as _NoSuchOption
 
 app = typer.Typer(
     name=PROG,
@@ -96,6 +99,11 @@ def main(argv: list[str] | None = None) -> None:
         code = 130
     except _ClickException as exc:
         message = exc.format_message().strip()
+        if isinstance(exc, _NoSuchOption):  # the API's suggestion, in the CLI's words
+            message = f"No such option: {exc.option_name}" + did_you_mean(
+                exc.option_name, exc.possibilities or (), cli=True)
+            if getattr(exc, "takes", None):  # a pooling mode: the options it does take
+                message += f"; {exc.takes}"
         if message:
             ctx = getattr(exc, "ctx", None)
             hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""

@@ -159,10 +159,8 @@ class Command(TyperCommand):
             return super().parse_args(ctx, args)
         except _NoSuchOption as exc:
             takes = self.takes()
-            if takes is not None:
-                exc.possibilities = []
-                exc.message = (f"No such option: {exc.option_name}; {self.name} takes "
-                               f"{takes}, and the output and run options")
+            if takes is not None:  # main() adds it to its message
+                exc.takes = f"{self.name} takes {takes}, and the output and run options"
             raise
 
     def takes(self) -> str | None:

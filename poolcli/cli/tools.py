@@ -155,6 +155,9 @@ def doctor_command(
         t0 = time.perf_counter()
         api.run(np.zeros((4, 4), np.uint8), "max", backend="cpu")
         facts["cpu_kernel_ready_s"] = round(time.perf_counter() - t0, 3)
+        # the folder Numba really caches in, found when the backend was imported
+        facts["cache_dir"] = kernels.cache_path or NO_CACHE
+        facts["cache_writable"] = kernels.cache_path is not None
         import numba
 
         facts["threading_layer"] = numba.threading_layer()
@@ -181,6 +184,10 @@ def doctor_command(
     for k, v in facts.items():
         table.add_row(k, plain(str(v)))
     stdout_console().print(table)
+
+
+#: what `poolcli doctor` shows where no cache folder is writable (a read-only install)
+NO_CACHE = "none writable (kernels compile in memory each run)"
 
 
 def _writable(path: str) -> bool:
@@ -234,8 +241,10 @@ def warmup_command(
     for r in rows:
         table.add_row(r["dtype"], r["backend"], f"{r['seconds']:.2f}")
     stdout_console().print(table)
-    print(f"total {sum(r['seconds'] for r in rows):.2f} s; kernels cached for later runs",
-          file=sys.stderr)
+    from .. import kernels
+
+    where = "kernels cached for later runs" if kernels.cache_path else NO_CACHE
+    print(f"total {sum(r['seconds'] for r in rows):.2f} s; {where}", file=sys.stderr)
 
 
 def _warmup_options(spec: modes.Mode) -> dict:

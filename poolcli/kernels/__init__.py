@@ -5,7 +5,8 @@ Numba freezes its configuration when it is first imported, so this runs before
 the package folder is not writable (a system-wide install), the cache goes to
 the user's cache folder instead; either way in a sub-folder named after a checksum
 of the kernel sources (``_sources_key``). A missing or broken cache costs compile
-time, never a crash.
+time, never a crash; where no folder at all is writable (a read-only install with a
+read-only home), ``can_cache`` says so and the backends compile in memory each run.
 """
 
 import os
@@ -61,6 +62,29 @@ def configure_cache() -> str:
         except OSError:
             pass  # no writable cache anywhere: Numba compiles in memory each run
     return path
+
+
+#: where Numba caches the backends' kernels (set by ``can_cache`` once a backend is imported):
+#: a folder, or None when no folder is writable and kernels compile in memory each run
+cache_path: str | None = None
+
+
+def can_cache() -> bool:
+    """Whether Numba finds a writable folder to cache this folder's kernels in, by its own
+    search (NUMBA_CACHE_DIR, beside the sources, the user's cache folder; each depends only
+    on the source file's folder, so this function stands for every kernel here). Backends
+    decorate their kernels with ``cache=can_cache()``: ``cache=True`` where nothing is
+    writable fails at import ("cannot cache function ...: no locator available"); without
+    a cache the kernels compile in memory each run instead (``poolcli doctor`` says so)."""
+    global cache_path
+    from numba.core.caching import FunctionCache
+
+    try:
+        cache_path = FunctionCache(can_cache).cache_path
+    except (RuntimeError, OSError):
+        cache_path = None
+        return False
+    return True
 
 
 configure_cache()

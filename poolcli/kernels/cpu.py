@@ -29,9 +29,13 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from . import _ops
+from ..plan import SELECT_OPS
+from . import _ops, can_cache
 
 NAME = "cpu"
+
+#: False where no folder is writable (a read-only install): kernels compile in memory each run
+_CACHE = can_cache()
 
 # the per-value operations, inlined into the kernels' loop bodies (Numba IR inlining): called
 # as separate functions they kept the loops scalar (several times slower: benchmarks/README.md)
@@ -44,7 +48,7 @@ MAX, MIN, AVG, LP, MIXED, SOFT, STOCH, WEIGHTED = (
     _ops.MAX, _ops.MIN, _ops.AVG, _ops.LP, _ops.MIXED, _ops.SOFT, _ops.STOCH, _ops.WEIGHTED)
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=_CACHE)
 def reduce_windows(x, out, tab, steps, op, fparams, alpha, uniform, weights, flags):
     """out[od, oh, ow, c] = reduction over the valid cells of window (od, oh, ow) of x[..., c].
 
@@ -154,6 +158,77 @@ def reduce_windows(x, out, tab, steps, op, fparams, alpha, uniform, weights, fla
                 out[od, oh, ow, c] = _to_output(res, lim_lo, lim_hi, is_int)
 
 
+_gather = njit(_ops.gather)
+_enough = njit(inline="always")(_ops.enough)
+_sort_rows = njit(_ops.sort_rows)
+_mode_row = njit(_ops.mode_row)
+_order_stat = njit(inline="always")(_ops.order_stat)
+_lerp = njit(inline="always")(_ops.lerp)
+MODE, MEDIAN = _ops.MODE, _ops.MEDIAN
+
+
+@njit(parallel=True, cache=_CACHE)
+def select_windows(x2, out, dims, tab, steps, op, fparams, ignv, flags):
+    """mode, median and quantile: gather each window's valid cells, sort them, pick.
+
+    x2: the input as (D*H*W, C) rows; out: (Do, Ho, Wo, C). The arguments after them are
+    ``Plan.select_args()``: dims (D, H, W), tab, steps as reduce_windows; fparams: q, nodata,
+    min_valid (0: at least one cell), lo, hi; ignv: mode's ignored value in x's dtype;
+    flags: is_int, even_mean, has_ignore, has_nodata, nodata_is_nan, cap (the most cells
+    of one window). Picks are exact in the input dtype; means and interpolations are float64,
+    rounded half to even and clipped for integers.
+    """
+    C = x2.shape[1]
+    Do, Ho, Wo, _ = out.shape
+    q, nodata, min_valid, lim_lo, lim_hi = fparams[0], fparams[1], fparams[2], fparams[3], fparams[4]
+    is_int, even_mean, has_nodata = flags[0] != 0, flags[1] != 0, flags[3] != 0
+    for r in prange(Do * Ho):
+        od = r // Ho
+        oh = r - od * Ho
+        buf = np.empty(flags[5], dtype=np.int64)
+        for ow in range(Wo):
+            if op == MODE:
+                n, nans, ign_row, ign_n, inside = _gather(x2, buf, dims, tab, steps, od, oh, ow,
+                                                          -1, fparams, ignv, flags)
+                if has_nodata and not _enough(n + ign_n, inside, min_valid):
+                    for c in range(C):
+                        out[od, oh, ow, c] = nodata
+                elif n == 0 and ign_row < 0:  # only NaN pixels
+                    for c in range(C):
+                        out[od, oh, ow, c] = np.nan
+                else:
+                    if n == 0:
+                        row = ign_row
+                    else:
+                        _sort_rows(x2, buf, n, -1)
+                        row = _mode_row(x2, buf, n)
+                    for c in range(C):
+                        out[od, oh, ow, c] = x2[row, c]
+                continue
+            for c in range(C):
+                n, nans, ign_row, ign_n, inside = _gather(x2, buf, dims, tab, steps, od, oh, ow,
+                                                          c, fparams, ignv, flags)
+                if has_nodata and not _enough(n + nans, inside, min_valid):
+                    out[od, oh, ow, c] = nodata
+                    continue
+                if nans > 0:
+                    out[od, oh, ow, c] = np.nan
+                    continue
+                _sort_rows(x2, buf, n, c)
+                i, kind, t = _order_stat(n, op, q, even_mean)
+                a = x2[buf[i], c]
+                if kind == 0:
+                    out[od, oh, ow, c] = a
+                    continue
+                b = x2[buf[i + 1], c]
+                if a == b:
+                    out[od, oh, ow, c] = a
+                    continue
+                fa, fb = np.float64(a), np.float64(b)
+                res = (fa + fb) / 2.0 if kind == 1 else _lerp(fa, fb, t)
+                out[od, oh, ow, c] = _to_output(res, lim_lo, lim_hi, is_int)
+
+
 @njit(inline="always")
 def _better(op, e, v):
     """max (MAX) or min (MIN) of the window so far and v, NaN winning (reduce_windows' rule)."""
@@ -183,7 +258,7 @@ def _rint_ratio(s, div):
     return q
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=_CACHE)
 def reduce_fixed(x, out, rows_in, rows_out, kh, kw, sh, sw, chans, optag, inttag, acc0, fparams):
     """The hot windows: full kh x kw windows at stride sh x sw, no padding, no dilation.
 
@@ -261,7 +336,7 @@ def _log2(n):
     return m
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=_CACHE)
 def mean_int_fixed(x, out, rows_in, rows_out, kh, kw, sh, sw, chans):
     """reduce_fixed's average for unsigned 8- and 16-bit data over N = kh*kw cells, N a
     power of two (1x2, 2x1, 2x2) or odd (1x3, 3x1, 3x3), in integer lanes only.
@@ -349,7 +424,7 @@ def fast_args(x, out, plan):
     return reduce_fixed, rows + tags + (acc0, fparams)
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=_CACHE)
 def _touch(a):
     """A trivial parallel kernel: its first call pays Numba's runtime and thread-pool start."""
     for i in prange(a.shape[0]):
@@ -432,9 +507,12 @@ def pool_timed(x, plan, *, fast: bool = True) -> tuple[np.ndarray, float]:
 
     ``fast=False`` forces the generic kernel (the tests compare the two).
     """
+    x = plan.prepare(x)  # blurpool: the reflect-padded input
     out = np.empty(plan.out_shape, dtype=plan.dtype)
     chosen = fast_args(x, out, plan) if fast else None
-    if chosen is None:
+    if plan.op in SELECT_OPS:
+        chosen = select_windows, (x.reshape(-1, x.shape[3]), out) + plan.select_args()
+    elif chosen is None:
         chosen = reduce_windows, (x, out) + plan.kernel_args()
     kernel, args = chosen
     compile_s = _ensure_compiled(kernel, args)
@@ -450,3 +528,4 @@ def pool(x, plan, *, fast: bool = True) -> np.ndarray:
 # one name per mode, as in every backend
 pool_max = pool_min = pool_avg = pool_lp = pool_global = pool_adaptive = pool
 pool_fractional = pool_mixed = pool_stochastic = pool_softpool = pool_weighted = pool
+pool_mode = pool_median = pool_quantile = pool_blurpool = pool

@@ -28,7 +28,9 @@ import time
 import numpy as np
 from numba import config, cuda
 
-from . import _ops
+from ..plan import SELECT_MAX_CELLS as SELECT_MAX
+from ..plan import SELECT_OPS
+from . import _ops, can_cache
 
 NAME = "cuda"
 
@@ -72,11 +74,14 @@ def power_term(v, p):
         return mul(v, v)
     return abs(v) ** p
 
+#: False where no folder is writable (a read-only install): kernels compile in memory each run
+_CACHE = can_cache()
+
 MAX, MIN, AVG, LP, MIXED, SOFT, STOCH, WEIGHTED = (
     _ops.MAX, _ops.MIN, _ops.AVG, _ops.LP, _ops.MIXED, _ops.SOFT, _ops.STOCH, _ops.WEIGHTED)
 
 
-@cuda.jit(cache=True)
+@cuda.jit(cache=_CACHE)
 def reduce_windows(x, out, tab, steps, op, fparams, alpha, uniform, weights, flags):
     """out[od, oh, ow, c] = reduction over the valid cells of window (od, oh, ow) of x[..., c].
 
@@ -183,6 +188,74 @@ def reduce_windows(x, out, tab, steps, op, fparams, alpha, uniform, weights, fla
 
 
 
+gather = cuda.jit(device=True)(_ops.gather)
+enough = cuda.jit(device=True)(_ops.enough)
+sort_rows = cuda.jit(device=True)(_ops.sort_rows)
+mode_row = cuda.jit(device=True)(_ops.mode_row)
+order_stat = cuda.jit(device=True)(_ops.order_stat)
+lerp = cuda.jit(device=True)(_ops.lerp)
+MODE = _ops.MODE
+#: the most cells of one window ``select_windows`` holds (its per-thread buffer)
+SELECT_MAX_CELLS = SELECT_MAX
+
+
+@cuda.jit(cache=_CACHE)
+def select_windows(x2, out, dims, tab, steps, op, fparams, ignv, flags):
+    """mode, median and quantile, as ``kernels.cpu.select_windows`` (same arguments): one
+    thread per output pixel (od, oh, ow), in a grid-stride loop; it gathers the window's
+    valid cells (row indices of x2) into a per-thread buffer, sorts and picks, channel by
+    channel (mode: whole pixels, once)."""
+    C = x2.shape[1]
+    Do, Ho, Wo = out.shape[0], out.shape[1], out.shape[2]
+    q, nodata, min_valid, lim_lo, lim_hi = fparams[0], fparams[1], fparams[2], fparams[3], fparams[4]
+    is_int, even_mean, has_nodata = flags[0] != 0, flags[1] != 0, flags[3] != 0
+    buf = cuda.local.array(SELECT_MAX_CELLS, np.int64)
+    for i in range(cuda.grid(1), Do * Ho * Wo, cuda.gridsize(1)):
+        ow = i % Wo
+        r = i // Wo
+        oh = r % Ho
+        od = r // Ho
+        if op == MODE:
+            n, nans, ign_row, ign_n, inside = gather(x2, buf, dims, tab, steps, od, oh, ow, -1,
+                                                     fparams, ignv, flags)
+            if has_nodata and not enough(n + ign_n, inside, min_valid):
+                for c in range(C):
+                    out[od, oh, ow, c] = nodata
+            elif n == 0 and ign_row < 0:  # only NaN pixels
+                for c in range(C):
+                    out[od, oh, ow, c] = math.nan
+            else:
+                row = ign_row
+                if n > 0:
+                    sort_rows(x2, buf, n, -1)
+                    row = mode_row(x2, buf, n)
+                for c in range(C):
+                    out[od, oh, ow, c] = x2[row, c]
+            continue
+        for c in range(C):
+            n, nans, ign_row, ign_n, inside = gather(x2, buf, dims, tab, steps, od, oh, ow, c,
+                                                     fparams, ignv, flags)
+            if has_nodata and not enough(n + nans, inside, min_valid):
+                out[od, oh, ow, c] = nodata
+                continue
+            if nans > 0:
+                out[od, oh, ow, c] = math.nan
+                continue
+            sort_rows(x2, buf, n, c)
+            k, kind, t = order_stat(n, op, q, even_mean)
+            a = x2[buf[k], c]
+            if kind == 0:
+                out[od, oh, ow, c] = a
+                continue
+            b = x2[buf[k + 1], c]
+            if a == b:
+                out[od, oh, ow, c] = a
+                continue
+            fa, fb = np.float64(a), np.float64(b)
+            res = (fa + fb) / 2.0 if kind == 1 else lerp(fa, fb, t)
+            out[od, oh, ow, c] = to_output(res, lim_lo, lim_hi, is_int)
+
+
 @cuda.jit(device=True)
 def _pick(m, v, op):
     """One step of max (op == MAX) or min in window order, as ``reduce_windows``: NaN, once
@@ -213,7 +286,7 @@ def _store2x2(out2, row, j, a, b, c, d, op, lim_lo, lim_hi, is_int, small_int):
         out2[row, j] = _pick(_pick(_pick(a, b, op), c, op), d, op)
 
 
-@cuda.jit(cache=True)
+@cuda.jit(cache=_CACHE)
 def pool2x2(x2, out2, C, cstep, op, lim_lo, lim_hi, is_int, small_int):
     """2x2 windows, stride 2, all whole, max/min/avg. ``x2`` is x as (D*H, W*C) with output
     row r reading input rows 2r and 2r+1; ``out2`` is out as (D*Ho, Wo*C). ``small_int``:
@@ -344,7 +417,15 @@ class Launch:
 
     def __init__(self, plan, d_x, d_out):
         self.kernel_name = fast_path(plan) or "reduce_windows"
-        if self.kernel_name == "pool2x2":
+        if plan.op in SELECT_OPS:
+            self.kernel_name = "select_windows"
+            self.kernel = select_windows
+            rest = tuple(a if np.isscalar(a) else cuda.to_device(a) for a in plan.select_args())
+            self.args = (d_x.reshape(-1, d_x.shape[3]), d_out) + rest
+            n = int(np.prod(plan.out_shape[:3]))
+            self.grid = max(1, min(-(-n // TPB), _max_blocks()))
+            self.block = TPB
+        elif self.kernel_name == "pool2x2":
             self.kernel = pool2x2
             self.args = pool2x2_args(plan, d_x, d_out)
             rows, cols = self.args[1].shape
@@ -376,6 +457,10 @@ class Launch:
 def pool_timed(x, plan) -> tuple[np.ndarray, float]:
     """Pool a C-contiguous (D, H, W, C) array on the GPU -> (result, seconds spent compiling
     or loading the kernel from the disk cache)."""
+    x = plan.prepare(x)  # blurpool: the reflect-padded input
+    if plan.op in SELECT_OPS and int(plan.select_args()[-1][5]) > SELECT_MAX_CELLS:
+        raise ValueError(f"the CUDA backend selects among at most {SELECT_MAX_CELLS} cells per "
+                         f"window; this window has more (use --backend cpu)")
     with _lock:
         t0 = time.perf_counter()
         flat_x = _device_buffer("x", x.shape, x.dtype)
@@ -433,3 +518,4 @@ def status() -> tuple[bool, str]:
 # one name per mode, as in every backend
 pool_max = pool_min = pool_avg = pool_lp = pool_global = pool_adaptive = pool
 pool_fractional = pool_mixed = pool_stochastic = pool_softpool = pool_weighted = pool
+pool_mode = pool_median = pool_quantile = pool_blurpool = pool

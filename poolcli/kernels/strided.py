@@ -135,3 +135,4 @@ def _power_of_two_mean(x, n: int, plan) -> np.ndarray:
 
 pool_max = pool_min = pool_avg = pool_lp = pool_global = pool_adaptive = pool
 pool_fractional = pool_mixed = pool_stochastic = pool_softpool = pool_weighted = pool
+pool_mode = pool_median = pool_quantile = pool_blurpool = pool
