@@ -25,7 +25,7 @@ def raises(exc, words, *args, **kwargs):
 
 
 def test_unknown_mode_lists_the_modes():
-    raises(ValueError, ["unknown mode 'median'", "max", "avg", "fractional"], X, "median")
+    raises(ValueError, ["unknown mode 'medoid'", "max", "avg", "fractional"], X, "medoid")
 
 
 def test_unknown_option_names_the_allowed_ones():

@@ -15,8 +15,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "poolcli"
 #: layer of each module (a prefix names a package and everything in it); a module may import
 #: only modules of its own layer or below (cycles inside a layer are caught by test_no_cycles)
 LAYERS: dict[str, int] = {
-    # 0: plain data and the error family (the CLI's --help reads these; no NumPy)
-    "poolcli.errors": 0, "poolcli.modes": 0, "poolcli.options": 0,
+    # 0: plain data, the error family and the size limits (the CLI's --help reads these)
+    "poolcli.errors": 0, "poolcli.modes": 0, "poolcli.options": 0, "poolcli.limits": 0,
     # 1: what sits below the engine: window tables, file I/O, inputs, reports, weight files
     "poolcli.geometry": 1, "poolcli.io": 1, "poolcli.inputs": 1, "poolcli.report": 1,
     "poolcli.learn": 1,
