@@ -76,7 +76,9 @@ def _median_time(fn, *, min_reps=5, budget_s=0.5, max_reps=50) -> float:
     fn()
     times: list[float] = []
     start = time.perf_counter()
-    while len(times) < min_reps or (time.perf_counter() - start < budget_s and len(times) < max_reps):
+    while len(times) < min_reps or (
+        time.perf_counter() - start < budget_s and len(times) < max_reps
+    ):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
@@ -93,7 +95,9 @@ def copy_bandwidth(nbytes: int = 48 * 2**20, *, quick=False) -> dict:
     bounds = [(int(p[0]), int(p[-1]) + 1) for p in parts if len(p)]
 
     def parallel():
-        threads = [threading.Thread(target=np.copyto, args=(b[lo:hi], a[lo:hi])) for lo, hi in bounds[1:]]
+        threads = [
+            threading.Thread(target=np.copyto, args=(b[lo:hi], a[lo:hi])) for lo, hi in bounds[1:]
+        ]
         for t in threads:
             t.start()
         lo, hi = bounds[0]
@@ -104,8 +108,12 @@ def copy_bandwidth(nbytes: int = 48 * 2**20, *, quick=False) -> dict:
     reps = 5 if quick else 15
     t1 = _median_time(lambda: np.copyto(b, a), min_reps=reps)
     tn = _median_time(parallel, min_reps=reps)
-    return {"bytes": nbytes, "one_thread_gbs": 2 * nbytes / t1 / 1e9, "all_cores_gbs": 2 * nbytes / tn / 1e9,
-            "cores": cores}
+    return {
+        "bytes": nbytes,
+        "one_thread_gbs": 2 * nbytes / t1 / 1e9,
+        "all_cores_gbs": 2 * nbytes / tn / 1e9,
+        "cores": cores,
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -140,9 +148,13 @@ def _peer_opencv(x, mode, k, s):
     if mode == "avg" and k == s:
         return lambda: cv2.resize(x, (wo, ho), interpolation=cv2.INTER_AREA)
     if mode == "avg":
-        return lambda: _sliced(cv2.blur(x, (k, k), anchor=(0, 0), borderType=cv2.BORDER_REPLICATE), k, s, ho, wo)
+        return lambda: _sliced(
+            cv2.blur(x, (k, k), anchor=(0, 0), borderType=cv2.BORDER_REPLICATE), k, s, ho, wo
+        )
     op = cv2.dilate if mode == "max" else cv2.erode
-    return lambda: _sliced(op(x, kernel, anchor=(0, 0), borderType=cv2.BORDER_REPLICATE), k, s, ho, wo)
+    return lambda: _sliced(
+        op(x, kernel, anchor=(0, 0), borderType=cv2.BORDER_REPLICATE), k, s, ho, wo
+    )
 
 
 def _peer_pillow(x, mode, k, s):
@@ -169,7 +181,9 @@ def _peer_torch(x, mode, k, s):
     import torch
     import torch.nn.functional as F
 
-    t = torch.from_numpy(x if x.ndim == 3 else x[..., None]).permute(2, 0, 1)[None]  # channels-last NCHW
+    t = torch.from_numpy(x if x.ndim == 3 else x[..., None]).permute(2, 0, 1)[
+        None
+    ]  # channels-last NCHW
     native = x.dtype == np.float32
 
     def prep():
@@ -178,7 +192,11 @@ def _peer_torch(x, mode, k, s):
     def back(y):
         if native:
             return y
-        return y.round().clamp(0, float(np.iinfo(x.dtype).max)).to(torch.uint8 if x.dtype == np.uint8 else torch.int32)
+        return (
+            y.round()
+            .clamp(0, float(np.iinfo(x.dtype).max))
+            .to(torch.uint8 if x.dtype == np.uint8 else torch.int32)
+        )
 
     if mode == "max":
         return lambda: back(F.max_pool2d(prep(), k, s))
@@ -204,7 +222,11 @@ def _peer_numpy_slices(x, mode, k, s):
         return None
     h, w = x.shape[:2]
     ho, wo = (h - k) // s + 1, (w - k) // s + 1
-    views = [x[i : i + (ho - 1) * s + 1 : s, j : j + (wo - 1) * s + 1 : s] for i in range(k) for j in range(k)]
+    views = [
+        x[i : i + (ho - 1) * s + 1 : s, j : j + (wo - 1) * s + 1 : s]
+        for i in range(k)
+        for j in range(k)
+    ]
     if mode in ("max", "min"):
         op = np.maximum if mode == "max" else np.minimum
 
@@ -220,7 +242,11 @@ def _peer_numpy_slices(x, mode, k, s):
         acc = views[0].astype(np.float32 if x.dtype == np.float32 else np.uint32)
         for v in views[1:]:
             acc += v
-        return (acc / (k * k)).astype(x.dtype) if x.dtype.kind == "f" else np.rint(acc / (k * k)).astype(x.dtype)
+        return (
+            (acc / (k * k)).astype(x.dtype)
+            if x.dtype.kind == "f"
+            else np.rint(acc / (k * k)).astype(x.dtype)
+        )
 
     return mean
 
@@ -246,8 +272,13 @@ def _installed(module: str) -> bool:
 def kernel_cases(quick=False) -> list[dict]:
     shapes = KERNEL_SHAPES if not quick else ((4096, 4096, 3), (512, 512, 3))
     dtypes = KERNEL_DTYPES if not quick else ("uint8", "float32")
-    return [{"shape": shape, "dtype": dt, "mode": mode, "size": k, "stride": s}
-            for shape in shapes for dt in dtypes for k, s in KERNEL_WINDOWS for mode in KERNEL_MODES]
+    return [
+        {"shape": shape, "dtype": dt, "mode": mode, "size": k, "stride": s}
+        for shape in shapes
+        for dt in dtypes
+        for k, s in KERNEL_WINDOWS
+        for mode in KERNEL_MODES
+    ]
 
 
 def _test_array(shape, dtype, seed=0) -> np.ndarray:
@@ -264,8 +295,10 @@ def _test_array(shape, dtype, seed=0) -> np.ndarray:
 def run_kernels(backend="cpu", quick=False, peers=None, log=print) -> tuple[list[dict], dict]:
     """Time every kernel case for poolcli (``backend`` and ``numpy``) and each installed peer."""
     bw = copy_bandwidth(quick=quick)
-    log(f"copy bandwidth: {bw['all_cores_gbs']:.1f} GB/s on {bw['cores']} cores "
-        f"({bw['one_thread_gbs']:.1f} GB/s on one)")
+    log(
+        f"copy bandwidth: {bw['all_cores_gbs']:.1f} GB/s on {bw['cores']} cores "
+        f"({bw['one_thread_gbs']:.1f} GB/s on one)"
+    )
     names = list(peers or PEERS)
     if backend != "cpu" and "poolcli cpu" in names:
         names[names.index("poolcli cpu")] = f"poolcli {backend}"
@@ -286,7 +319,11 @@ def run_kernels(backend="cpu", quick=False, peers=None, log=print) -> tuple[list
         moved = x.nbytes + ho * wo * c * x.itemsize
         big = h * w >= 2**22
         for name in names:
-            builder = _peer_poolcli(backend) if name == f"poolcli {backend}" else PEERS.get(name, (None, None))[1]
+            builder = (
+                _peer_poolcli(backend)
+                if name == f"poolcli {backend}"
+                else PEERS.get(name, (None, None))[1]
+            )
             if builder is None or name in missing:
                 continue
             if name == "poolcli numpy" and big and quick:
@@ -301,19 +338,40 @@ def run_kernels(backend="cpu", quick=False, peers=None, log=print) -> tuple[list
                 continue
             try:
                 slow = name in ("poolcli numpy", "scikit-image") and big
-                t = _median_time(fn, min_reps=2 if slow else (3 if quick else 7), budget_s=0.2 if quick else 0.6)
+                t = _median_time(
+                    fn, min_reps=2 if slow else (3 if quick else 7), budget_s=0.2 if quick else 0.6
+                )
             except Exception as exc:
                 log(f"  {name} failed on {case}: {type(exc).__name__}: {exc}")
                 continue
             gbs = moved / t / 1e9
-            rows.append({**case, "shape": "x".join(map(str, case["shape"])), "impl": name, "ms": t * 1e3,
-                         "gbs": gbs, "copy_fraction": gbs / bw["all_cores_gbs"], "note": why})
-        done = [r for r in rows if r["mode"] == case["mode"] and r["size"] == k and r["dtype"] == case["dtype"]
-                and r["shape"] == "x".join(map(str, case["shape"]))]
+            rows.append(
+                {
+                    **case,
+                    "shape": "x".join(map(str, case["shape"])),
+                    "impl": name,
+                    "ms": t * 1e3,
+                    "gbs": gbs,
+                    "copy_fraction": gbs / bw["all_cores_gbs"],
+                    "note": why,
+                }
+            )
+        done = [
+            r
+            for r in rows
+            if r["mode"] == case["mode"]
+            and r["size"] == k
+            and r["dtype"] == case["dtype"]
+            and r["shape"] == "x".join(map(str, case["shape"]))
+        ]
         if done:
             best = min(done, key=lambda r: r["ms"])
-            log(f"{'x'.join(map(str, case['shape']))} {case['dtype']:7} {k}x{k}/s{s} {case['mode']:3}: "
-                + ", ".join(f"{r['impl']} {r['ms']:.2f} ms" for r in done) + f"  (best: {best['impl']})")
+            log(
+                f"{'x'.join(map(str, case['shape']))} {case['dtype']:7} {k}x{k}/s{s} "
+                f"{case['mode']:3}: "
+                + ", ".join(f"{r['impl']} {r['ms']:.2f} ms" for r in done)
+                + f"  (best: {best['impl']})"
+            )
     return rows, bw
 
 
@@ -346,7 +404,8 @@ def _magick() -> str | None:
 
 
 def make_e2e_inputs(folder: Path, quick=False) -> dict:
-    """The files of the end-to-end cases: one big PNG, one big JPEG, a folder of JPEGs, a folder of PNGs."""
+    """The files of the end-to-end cases: one big PNG, one big JPEG, a folder of JPEGs, a
+    folder of PNGs."""
     from PIL import Image
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -359,10 +418,13 @@ def make_e2e_inputs(folder: Path, quick=False) -> dict:
     pdir.mkdir(exist_ok=True)
     n_jpeg, n_png = (20, 4) if quick else (100, 20)
     for i in range(n_jpeg):
-        Image.fromarray(_test_array((768, 1024, 3), "uint8", seed=10 + i)).save(jdir / f"img{i:03}.jpg", quality=90)
+        Image.fromarray(_test_array((768, 1024, 3), "uint8", seed=10 + i)).save(
+            jdir / f"img{i:03}.jpg", quality=90
+        )
     for i in range(n_png):
-        Image.fromarray(_test_array((1500, 2000, 3), "uint8", seed=200 + i)).save(pdir / f"img{i:03}.png",
-                                                                                compress_level=6)
+        Image.fromarray(_test_array((1500, 2000, 3), "uint8", seed=200 + i)).save(
+            pdir / f"img{i:03}.png", compress_level=6
+        )
     cases["jpeg folder"] = sorted(jdir.glob("*.jpg"))
     cases["png folder"] = sorted(pdir.glob("*.png"))
     return cases
@@ -392,7 +454,8 @@ def _run_process(cmd: list[str], env=None) -> tuple[float, float, int, str]:
 
 
 def _commands(tool, mode, files, outdir: Path, level: int, quality: int) -> list[list[str]] | None:
-    """The commands that pool ``files`` 2x2 into ``outdir`` with ``tool``; None when it is missing."""
+    """The commands that pool ``files`` 2x2 into ``outdir`` with ``tool``; None when it is
+    missing."""
     ext = files[0].suffix
     outs = [outdir / (f.stem + ext) for f in files]
     folder = len(files) > 1
@@ -419,7 +482,10 @@ def _commands(tool, mode, files, outdir: Path, level: int, quality: int) -> list
         exe = _magick()
         if exe is None:
             return None
-        q = ["-quality", str(level * 10 + 5) if ext == ".png" else str(quality)]  # PNG: level*10 + filter 5
+        q = [
+            "-quality",
+            str(level * 10 + 5) if ext == ".png" else str(quality),
+        ]  # PNG: level*10 + filter 5
         if mode == "avg":
             op = ["-filter", "box", "-resize", "50%"]
         else:  # exact 2x2 max
@@ -437,7 +503,9 @@ def _commands(tool, mode, files, outdir: Path, level: int, quality: int) -> list
 E2E_TOOLS = ("poolcli", "pillow script", "vips", "imagemagick")
 
 
-def run_e2e(quick=False, level=None, quality=None, reps=None, log=print, workdir=None) -> list[dict]:
+def run_e2e(
+    quick=False, level=None, quality=None, reps=None, log=print, workdir=None
+) -> list[dict]:
     """Whole processes, start to exit, warm caches: each tool on each case, median of ``reps``."""
     try:
         from .io.write import DEFAULT_JPEG_QUALITY, DEFAULT_PNG_COMPRESS_LEVEL
@@ -486,11 +554,22 @@ def run_e2e(quick=False, level=None, quality=None, reps=None, log=print, workdir
                         continue
                     walls = walls[1:]
                     out_bytes = sum(f.stat().st_size for f in outdir.iterdir())
-                    row = {"case": case, "mode": mode, "tool": tool, "files": len(files),
-                           "seconds": float(np.median(walls)), "out_mib": out_bytes / 2**20,
-                           "png_level": level, "jpeg_quality": quality, "peak_rss_mib": max(peaks)}
+                    row = {
+                        "case": case,
+                        "mode": mode,
+                        "tool": tool,
+                        "files": len(files),
+                        "seconds": float(np.median(walls)),
+                        "out_mib": out_bytes / 2**20,
+                        "png_level": level,
+                        "jpeg_quality": quality,
+                        "peak_rss_mib": max(peaks),
+                    }
                     rows.append(row)
-                    log(f"{case:11} {mode:3} {tool:13} {row['seconds']:.3f} s  out {row['out_mib']:.1f} MiB")
+                    log(
+                        f"{case:11} {mode:3} {tool:13} {row['seconds']:.3f} s  "
+                        f"out {row['out_mib']:.1f} MiB"
+                    )
     return rows
 
 
@@ -499,28 +578,44 @@ def run_e2e(quick=False, level=None, quality=None, reps=None, log=print, workdir
 
 
 def kernel_markdown(rows: list[dict], bw: dict) -> str:
-    lines = [f"Copy bandwidth (np.copyto, read + write, {bw['cores']} cores): {bw['all_cores_gbs']:.1f} GB/s "
-             f"({bw['one_thread_gbs']:.1f} GB/s on one core). Times are medians.", "",
-             "| shape | dtype | window | mode | implementation | ms | GB/s | of copy bw |",
-             "|---|---|---|---|---|---:|---:|---:|"]
+    lines = [
+        f"Copy bandwidth (np.copyto, read + write, {bw['cores']} cores): "
+        f"{bw['all_cores_gbs']:.1f} GB/s "
+        f"({bw['one_thread_gbs']:.1f} GB/s on one core). Times are medians.",
+        "",
+        "| shape | dtype | window | mode | implementation | ms | GB/s | of copy bw |",
+        "|---|---|---|---|---|---:|---:|---:|",
+    ]
     for r in rows:
-        lines.append(f"| {r['shape']} | {r['dtype']} | {r['size']}x{r['size']}/s{r['stride']} | {r['mode']} | "
-                     f"{r['impl']} | {r['ms']:.2f} | {r['gbs']:.1f} | {100 * r['copy_fraction']:.0f}% |")
+        lines.append(
+            f"| {r['shape']} | {r['dtype']} | {r['size']}x{r['size']}/s{r['stride']} | "
+            f"{r['mode']} | "
+            f"{r['impl']} | {r['ms']:.2f} | {r['gbs']:.1f} | {100 * r['copy_fraction']:.0f}% |"
+        )
     return "\n".join(lines)
 
 
 def e2e_markdown(rows: list[dict]) -> str:
-    lines = ["| case | mode | tool | files | seconds | output MiB | peak RSS MiB |", "|---|---|---|---:|---:|---:|---:|"]
+    lines = [
+        "| case | mode | tool | files | seconds | output MiB | peak RSS MiB |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['case']} | {r['mode']} | {r['tool']} | | failed: {r['error'][:60]} | | |")
+            lines.append(
+                f"| {r['case']} | {r['mode']} | {r['tool']} | | failed: {r['error'][:60]} | | |"
+            )
             continue
-        lines.append(f"| {r['case']} | {r['mode']} | {r['tool']} | {r['files']} | {r['seconds']:.3f} | "
-                     f"{r['out_mib']:.1f} | {r['peak_rss_mib']:.0f} |")
+        lines.append(
+            f"| {r['case']} | {r['mode']} | {r['tool']} | {r['files']} | {r['seconds']:.3f} | "
+            f"{r['out_mib']:.1f} | {r['peak_rss_mib']:.0f} |"
+        )
     return "\n".join(lines)
 
 
-def run_bench(cases="kernels", backend="cpu", quick=False, out_json=None, out_md=None, log=print) -> list[dict]:
+def run_bench(
+    cases="kernels", backend="cpu", quick=False, out_json=None, out_md=None, log=print
+) -> list[dict]:
     """Run the benchmarks; print the tables; write JSON and Markdown when paths are given.
 
     cases: "kernels", "e2e" or "all". backend: poolcli's backend timed in the kernel cases
@@ -529,11 +624,17 @@ def run_bench(cases="kernels", backend="cpu", quick=False, out_json=None, out_md
     if cases not in ("kernels", "e2e", "all"):
         raise ValueError(f"cases must be kernels, e2e or all, not {cases!r}")
     machine = machine_info()
-    log(f"{machine['date']}  {machine['cpu']}, {machine['cores']} cores, {machine['memory_gib']} GiB")
+    log(
+        f"{machine['date']}  {machine['cpu']}, {machine['cores']} cores, "
+        f"{machine['memory_gib']} GiB"
+    )
     rows: list[dict] = []
-    md = [f"# poolcli benchmarks\n\n{machine['date']}: {machine['cpu']}, {machine['cores']} cores, "
-          f"{machine['memory_gib']} GiB memory; Python {machine['python']}, NumPy {machine['numpy']}, "
-          f"Numba {machine.get('numba', '-')}.\n"]
+    md = [
+        f"# poolcli benchmarks\n\n{machine['date']}: {machine['cpu']}, {machine['cores']} cores, "
+        f"{machine['memory_gib']} GiB memory; Python {machine['python']}, "
+        f"NumPy {machine['numpy']}, "
+        f"Numba {machine.get('numba', '-')}.\n"
+    ]
     bw = None
     if cases in ("kernels", "all"):
         krows, bw = run_kernels(backend, quick, log=log)
@@ -542,12 +643,18 @@ def run_bench(cases="kernels", backend="cpu", quick=False, out_json=None, out_md
     if cases in ("e2e", "all"):
         erows = run_e2e(quick, log=log)
         rows += [{"kind": "e2e", **r} for r in erows]
-        md.append("## Whole commands (wall seconds, start to exit, warm cache)\n\n" + e2e_markdown(erows) + "\n")
+        md.append(
+            "## Whole commands (wall seconds, start to exit, warm cache)\n\n"
+            + e2e_markdown(erows)
+            + "\n"
+        )
     text = "\n".join(md)
     log(text)
     if out_json:
         Path(out_json).parent.mkdir(parents=True, exist_ok=True)
-        Path(out_json).write_text(json.dumps({"machine": machine, "copy_bandwidth": bw, "rows": rows}, indent=1))
+        Path(out_json).write_text(
+            json.dumps({"machine": machine, "copy_bandwidth": bw, "rows": rows}, indent=1)
+        )
     if out_md:
         Path(out_md).parent.mkdir(parents=True, exist_ok=True)
         Path(out_md).write_text(text)

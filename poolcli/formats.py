@@ -363,7 +363,8 @@ def describe(path: str, kind_: str) -> dict:
         from .io import video
 
         v = video.info(path)
-        row.update(format=os.path.splitext(path)[1][1:].upper(), mode="RGB", shape=[v.frames, v.height, v.width, 3],
+        row.update(format=os.path.splitext(path)[1][1:].upper(), mode="RGB",
+                   shape=[v.frames, v.height, v.width, 3],
                    dtype="uint8", frames=v.frames, frame_rate=float(v.fps),
                    codec=v.codec, duration=round(v.duration, 6), audio=v.has_audio)
         row["details"] = (f"{v.frames} frames, {float(v.fps):g} fps, {v.codec}, "

@@ -13,10 +13,10 @@ Two steps, each usable alone (``batch`` runs the jobs):
    mirrored under DIR, never escaping it; ``-o FILE.ext`` with several inputs is a usage
    error), ``-o -`` (standard output), or, without ``-o``, next to a file input as
    ``<stem>_<mode><ext>`` and, for a folder input, into a new sibling folder
-   ``<folder>_<mode>/`` mirroring its tree (a folder input is never written into). An input is never overwritten (real paths are compared, so
-   also through symbolic and hard links, even with ``--overwrite``); an existing output
-   fails that input unless ``--overwrite`` (replace) or ``--skip-existing`` (skip, counted
-   as done); two inputs with one output: the later ones fail.
+   ``<folder>_<mode>/`` mirroring its tree (a folder input is never written into). An
+   input is never overwritten (real paths are compared, so also through symbolic and hard
+   links, even with ``--overwrite``); an existing output fails that input unless
+   ``--overwrite`` (replace) or ``--skip-existing`` (skip, counted as done); two inputs with one output: the later ones fail.
 
 Also the ``--format`` names (``parse_format``, ``format_extension``) and the file
 extensions a folder is searched for (``IMAGE_EXTENSIONS``, also used by ``learn``).

@@ -84,18 +84,23 @@ def infer_size(original_shape, target_shape) -> tuple[int, int]:
             _axis_fit(n, out, k, k)
         except ValueError:
             raise ValueError(
-                f"cannot infer the window from {name} {n} -> {out}; give the size (and stride) explicitly"
+                f"cannot infer the window from {name} {n} -> {out}; "
+                "give the size (and stride) explicitly"
             ) from None
         ks.append(k)
     return ks[0], ks[1]
 
 
-def _geometry(size, stride, original_shape, target_shape) -> tuple[tuple[int, int], tuple[int, int]]:
+def _geometry(
+    size, stride, original_shape, target_shape
+) -> tuple[tuple[int, int], tuple[int, int]]:
     from .options import parse_size2
 
     if size is None:
         if stride is not None:
-            raise ValueError("give the size too when you give a stride (the size cannot be inferred then)")
+            raise ValueError(
+                "give the size too when you give a stride (the size cannot be inferred then)"
+            )
         k = infer_size(original_shape, target_shape)
         return k, k
     k = parse_size2(size, "size")
@@ -117,7 +122,9 @@ def _pair_windows(original, target, size, stride, index):
     x = _hwc(original, f"original {index}")
     y = _hwc(target, f"target {index}")
     if x.shape[2] != y.shape[2]:
-        raise ValueError(f"pair {index}: the original has {x.shape[2]} channel(s), the target {y.shape[2]}")
+        raise ValueError(
+            f"pair {index}: the original has {x.shape[2]} channel(s), the target {y.shape[2]}"
+        )
     try:
         oh = _axis_fit(x.shape[0], y.shape[0], size[0], stride[0])
         ow = _axis_fit(x.shape[1], y.shape[1], size[1], stride[1])
@@ -129,7 +136,9 @@ def _pair_windows(original, target, size, stride, index):
     return patches(x, (oh, ow), size, stride), y[:oh, :ow]
 
 
-def fit(originals, targets, *, size=None, stride=None, per_channel: bool = False) -> tuple[np.ndarray, float]:
+def fit(
+    originals, targets, *, size=None, stride=None, per_channel: bool = False
+) -> tuple[np.ndarray, float]:
     """Least-squares weight kernel that maps each original's windows to its target's pixels.
 
     ``originals[i]`` is (H, W) or (H, W, C); ``targets[i]`` its pooled copy (OH, OW(, C)).
@@ -137,12 +146,16 @@ def fit(originals, targets, *, size=None, stride=None, per_channel: bool = False
     ``size``. Returns ``(weights, rms_error)``: weights (KH, KW) shared by every channel, or
     (KH, KW, C) with ``per_channel``; to be used with ``weighted`` (no ``--normalize``).
     """
-    return _fit(list(originals), list(targets), size=size, stride=stride, per_channel=per_channel)[:2]
+    return _fit(list(originals), list(targets), size=size, stride=stride, per_channel=per_channel)[
+        :2
+    ]
 
 
 def _fit(originals, targets, *, size, stride, per_channel):
     if len(originals) != len(targets):
-        raise ValueError(f"{len(originals)} originals but {len(targets)} targets; they must pair up")
+        raise ValueError(
+            f"{len(originals)} originals but {len(targets)} targets; they must pair up"
+        )
     if not originals:
         raise ValueError("learn needs at least one (original, target) pair")
     first_x, first_y = np.asarray(originals[0]), np.asarray(targets[0])
@@ -160,7 +173,9 @@ def _fit(originals, targets, *, size, stride, per_channel):
             ata = np.zeros((c, nk, nk))
             atb = np.zeros((c, nk))
         elif c != channels:
-            raise ValueError(f"pair {i} has {c} channel(s), the first pair {channels}; all pairs must agree")
+            raise ValueError(
+                f"pair {i} has {c} channel(s), the first pair {channels}; all pairs must agree"
+            )
         a = p.reshape(-1, c, nk)  # (windows, C, K)
         b = y.reshape(-1, c)
         ata += np.einsum("nci,ncj->cij", a, a)
@@ -169,7 +184,9 @@ def _fit(originals, targets, *, size, stride, per_channel):
     if count == 0:
         raise ValueError("the pairs have no complete window to fit")
     if per_channel:
-        w = np.stack([np.linalg.lstsq(ata[c], atb[c], rcond=None)[0] for c in range(channels)], axis=-1)
+        w = np.stack(
+            [np.linalg.lstsq(ata[c], atb[c], rcond=None)[0] for c in range(channels)], axis=-1
+        )
         weights = w.reshape(ksize[0], ksize[1], channels)
     else:
         weights = np.linalg.lstsq(ata.sum(0), atb.sum(0), rcond=None)[0].reshape(ksize)
@@ -198,13 +215,22 @@ def _index(folder: Path) -> dict[str, Path]:
         if f.name.startswith(".") or not f.is_file() or f.suffix.lower() not in IMAGE_EXTENSIONS:
             continue
         if f.stem in found:
-            raise ValueError(f"two files in {folder} have the stem {f.stem!r}: {found[f.stem].name} and {f.name}")
+            raise ValueError(
+                f"two files in {folder} have the stem {f.stem!r}: {found[f.stem].name} and {f.name}"
+            )
         found[f.stem] = f
     return found
 
 
-def fit_folders(originals_dir, targets_dir, *, size=None, stride=None, per_channel: bool = False,
-                max_pixels: int | None = None) -> Fit:
+def fit_folders(
+    originals_dir,
+    targets_dir,
+    *,
+    size=None,
+    stride=None,
+    per_channel: bool = False,
+    max_pixels: int | None = None,
+) -> Fit:
     """Pair the files of two folders by stem (``a.png`` with ``a.jpg``), load them with
     ``io.read.load_image``, and ``fit`` the kernel. Files without a partner are listed in
     the result (not an error, as long as one pair remains)."""
@@ -232,12 +258,17 @@ def fit_folders(originals_dir, targets_dir, *, size=None, stride=None, per_chann
                 raise ValueError(f"{path}: has several frames; learn fits single images")
             bucket.append(arr)
     try:
-        weights, rms, ksize, kstride, count = _fit(xs, ys, size=size, stride=stride, per_channel=per_channel)
+        weights, rms, ksize, kstride, count = _fit(
+            xs, ys, size=size, stride=stride, per_channel=per_channel
+        )
     except ValueError as exc:
         msg = str(exc)
         if msg.startswith("pair "):
             i = int(msg.split()[1].rstrip(":"))
-            msg = f"{result_pairs[i][0].name} -> {result_pairs[i][1].name}: " + msg.split(":", 1)[1].strip()
+            msg = (
+                f"{result_pairs[i][0].name} -> {result_pairs[i][1].name}: "
+                + msg.split(":", 1)[1].strip()
+            )
         raise ValueError(msg) from None
     return Fit(weights, rms, ksize, kstride, result_pairs, missing_t, missing_o, count)
 
@@ -279,8 +310,9 @@ def load_weights(path) -> np.ndarray:
     with open_input(path) as (f, _source, _size):
         shape, _fortran, dtype = npy_header(f)
         if dtype.hasobject:
-            raise ImageError("the .npy file holds Python objects (pickled data), which are "
-                             "never loaded")
+            raise ImageError(
+                "the .npy file holds Python objects (pickled data), which are never loaded"
+            )
         if dtype.kind not in "biuf" or dtype.fields is not None:
             raise ImageError(f"weights of dtype {dtype} are not numbers")
         f.seek(0)

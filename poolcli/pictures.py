@@ -52,7 +52,9 @@ class Sheet:
 
     array: np.ndarray  #: (H, W, 3) or (H, W, 4) uint8
     #: per tile: (band box, picture box), each (top, left, bottom, right) in sheet pixels
-    boxes: list[tuple[tuple[int, int, int, int], tuple[int, int, int, int]]] = field(default_factory=list)
+    boxes: list[tuple[tuple[int, int, int, int], tuple[int, int, int, int]]] = field(
+        default_factory=list
+    )
     tiles: list[Tile] = field(default_factory=list)
 
 
@@ -65,7 +67,9 @@ def image_modes() -> list[str]:
     return [m.name for m in registry.MODES.values() if m.returns == "image"]
 
 
-def _default_options(name: str, ksize, kstride, out_hw, seed: int, weights) -> tuple[dict, dict, str]:
+def _default_options(
+    name: str, ksize, kstride, out_hw, seed: int, weights
+) -> tuple[dict, dict, str]:
     """(geometry keywords, mode options, label detail) of one mode on the sheet."""
     geo = {"size": ksize, "stride": kstride}
     if name == "adaptive":
@@ -99,9 +103,16 @@ def _as_array(image) -> tuple[np.ndarray, int | None, str, str]:
     """-> (first frame (H, W[, C]), alpha channel index, Pillow mode, source name)."""
     alpha, mode, source = None, "", ""
     if hasattr(image, "array") and hasattr(image, "alpha_channel"):
-        arr, alpha, mode, source = np.asarray(image.array), image.alpha_channel, image.mode, image.source
+        arr, alpha, mode, source = (
+            np.asarray(image.array),
+            image.alpha_channel,
+            image.mode,
+            image.source,
+        )
         frames = getattr(image, "frames", 1)
-        if arr.ndim == 4 or (frames > 1 and arr.ndim == 3 and arr.shape[0] == frames and mode != "npy"):
+        if arr.ndim == 4 or (
+            frames > 1 and arr.ndim == 3 and arr.shape[0] == frames and mode != "npy"
+        ):
             arr = arr[0]
     else:
         arr = np.asarray(image)
@@ -116,8 +127,9 @@ def _shape_text(shape) -> str:
     return "x".join(str(int(v)) for v in shape[:2])
 
 
-def compare_tiles(image, *, size=2, stride=None, modes=None, backend: str = "auto", weights=None,
-                  seed: int = 0) -> list[Tile]:
+def compare_tiles(
+    image, *, size=2, stride=None, modes=None, backend: str = "auto", weights=None, seed: int = 0
+) -> list[Tile]:
     """The input and every mode's pooled output (not yet scaled or labelled on a sheet).
 
     ``modes``: mode names (default: ``image_modes()``), each with the sheet's defaults.
@@ -245,9 +257,17 @@ def _fit_text(draw, text: str, font_size: int, width: int):
         size -= 1
 
 
-def contact_sheet(tiles: list[Tile], tile_hw: tuple[int, int], *, value_range, alpha: int | None = None,
-                  mode: str = "", columns: int | None = None, title: str | None = None,
-                  font_size: int | None = None) -> Sheet:
+def contact_sheet(
+    tiles: list[Tile],
+    tile_hw: tuple[int, int],
+    *,
+    value_range,
+    alpha: int | None = None,
+    mode: str = "",
+    columns: int | None = None,
+    title: str | None = None,
+    font_size: int | None = None,
+) -> Sheet:
     """Lay ``tiles`` out in a grid, each scaled to ``tile_hw`` under a labelled band."""
     from PIL import Image as PILImage
     from PIL import ImageDraw
@@ -282,12 +302,27 @@ def contact_sheet(tiles: list[Tile], tile_hw: tuple[int, int], *, value_range, a
         draw.rectangle((left, top, left + tw - 1, top + band - 1), fill=BAND)
         pad = max(4, fs // 3)
         name_font = _fit_text(draw, tile.name, fs, tw // 2)
-        draw.text((left + pad, top + band // 2), tile.name, font=name_font, fill=TEXT, anchor="lm",
-                  stroke_width=1 if fs >= 20 else 0, stroke_fill=TEXT)
+        draw.text(
+            (left + pad, top + band // 2),
+            tile.name,
+            font=name_font,
+            fill=TEXT,
+            anchor="lm",
+            stroke_width=1 if fs >= 20 else 0,
+            stroke_fill=TEXT,
+        )
         name_w = draw.textlength(tile.name, font=name_font) + 2 * pad + fs // 2
         if tile.detail:
-            detail_font = _fit_text(draw, tile.detail, round(fs * 0.8), max(1, tw - int(name_w) - pad))
-            draw.text((left + tw - pad, top + band // 2), tile.detail, font=detail_font, fill=DETAIL, anchor="rm")
+            detail_font = _fit_text(
+                draw, tile.detail, round(fs * 0.8), max(1, tw - int(name_w) - pad)
+            )
+            draw.text(
+                (left + tw - pad, top + band // 2),
+                tile.detail,
+                font=detail_font,
+                fill=DETAIL,
+                anchor="rm",
+            )
         if tile.array is not None:
             pic = scale_tile(to_display(tile.array, value_range, alpha, mode), th, tw)
             sheet.paste(PILImage.fromarray(pic), (left, top + band))
@@ -312,9 +347,20 @@ def _wrap(draw, text: str, xy, width: int, fs: int) -> None:
     draw.multiline_text(xy, "\n".join(lines), font=font, fill=TEXT)
 
 
-def compare(image, *, size=2, stride=None, modes=None, scale_to: int | None = None, backend: str = "auto",
-            weights=None, seed: int = 0, columns: int | None = None, title: str | None = None,
-            font_size: int | None = None) -> np.ndarray:
+def compare(
+    image,
+    *,
+    size=2,
+    stride=None,
+    modes=None,
+    scale_to: int | None = None,
+    backend: str = "auto",
+    weights=None,
+    seed: int = 0,
+    columns: int | None = None,
+    title: str | None = None,
+    font_size: int | None = None,
+) -> np.ndarray:
     """One labelled contact sheet: the input and every mode side by side at the same scale.
 
     ``image``: an ``io.types.Image`` (its alpha channel and mode are used) or an array
@@ -327,45 +373,99 @@ def compare(image, *, size=2, stride=None, modes=None, scale_to: int | None = No
     Returns (H, W, 3) uint8, or (H, W, 4) when the image has alpha; save it with
     ``io.write.save_image``.
     """
-    return compare_sheet(image, size=size, stride=stride, modes=modes, scale_to=scale_to, backend=backend,
-                         weights=weights, seed=seed, columns=columns, title=title, font_size=font_size).array
+    return compare_sheet(
+        image,
+        size=size,
+        stride=stride,
+        modes=modes,
+        scale_to=scale_to,
+        backend=backend,
+        weights=weights,
+        seed=seed,
+        columns=columns,
+        title=title,
+        font_size=font_size,
+    ).array
 
 
-def compare_sheet(image, *, size=2, stride=None, modes=None, scale_to=None, backend="auto", weights=None,
-                  seed=0, columns=None, title=None, font_size=None) -> Sheet:
+def compare_sheet(
+    image,
+    *,
+    size=2,
+    stride=None,
+    modes=None,
+    scale_to=None,
+    backend="auto",
+    weights=None,
+    seed=0,
+    columns=None,
+    title=None,
+    font_size=None,
+) -> Sheet:
     """``compare`` with the layout (tile boxes) kept, for tests and callers that annotate."""
     arr, alpha, mode, source = _as_array(image)
     if isinstance(weights, (str, Path)):
         from .learn import load_weights
 
         weights = load_weights(weights)
-    tiles = compare_tiles(arr if not hasattr(image, "alpha_channel") else image, size=size, stride=stride,
-                          modes=modes, backend=backend, weights=weights, seed=seed)
+    tiles = compare_tiles(
+        arr if not hasattr(image, "alpha_channel") else image,
+        size=size,
+        stride=stride,
+        modes=modes,
+        backend=backend,
+        weights=weights,
+        seed=seed,
+    )
     win = geometry.window(size, stride)
     if title is None:
         name = Path(source).name if source and source != "-" else "input"
         frames = getattr(image, "frames", 1)
         first = f" (frame 1 of {frames})" if frames > 1 else ""
-        title = (f"{name}  {_shape_text(arr.shape)} (HxW){first}  -  size {win.size[1]}x{win.size[2]}, "
-                 f"stride {win.stride[1]}x{win.stride[2]}")
-    return contact_sheet(tiles, tile_size(arr.shape, scale_to), value_range=display_mapping(arr), alpha=alpha,
-                         mode=mode, columns=columns, title=title or None, font_size=font_size)
+        title = (
+            f"{name}  {_shape_text(arr.shape)} (HxW){first}  -  size {win.size[1]}x{win.size[2]}, "
+            f"stride {win.stride[1]}x{win.stride[2]}"
+        )
+    return contact_sheet(
+        tiles,
+        tile_size(arr.shape, scale_to),
+        value_range=display_mapping(arr),
+        alpha=alpha,
+        mode=mode,
+        columns=columns,
+        title=title or None,
+        font_size=font_size,
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # pyramid
 
 
-def pyramid_results(image, levels: int, mode: str = "avg", size=2, stride=None, *, backend: str = "auto",
-                    alpha_channel: int | None = None, **options) -> list[api.Result]:
+def pyramid_results(
+    image,
+    levels: int,
+    mode: str = "avg",
+    size=2,
+    stride=None,
+    *,
+    backend: str = "auto",
+    alpha_channel: int | None = None,
+    **options,
+) -> list[api.Result]:
     """``pyramid`` with each level's ``api.Result`` (plan, backend, timings) kept."""
     if isinstance(levels, bool) or not isinstance(levels, (int, np.integer)) or levels < 1:
         raise ValueError(f"levels must be a whole number >= 1, got {levels!r}")
     spec = registry.get(mode)
     if spec.returns != "image" or spec.windows in ("adaptive", "global"):
-        raise ValueError(f"a pyramid repeats one pooling; {mode!r} has a fixed output size (use a sliding mode)")
+        raise ValueError(
+            f"a pyramid repeats one pooling; {mode!r} has a fixed output size (use a sliding mode)"
+        )
     if spec.windows == "fractional" and options.get("output_size") is not None:
-        raise ValueError("a fractional pyramid needs --ratio (each level a fraction of the last), not --output-size")
+        raise ValueError(
+            "a fractional pyramid needs --ratio (each level a fraction of the last), "
+            "not --output-size"
+        )
     if hasattr(image, "alpha_channel") and hasattr(image, "array"):
         alpha_channel = image.alpha_channel if alpha_channel is None else alpha_channel
         image = image.array
@@ -373,14 +473,22 @@ def pyramid_results(image, levels: int, mode: str = "avg", size=2, stride=None, 
     results: list[api.Result] = []
     for level in range(1, int(levels) + 1):
         try:
-            res = api.run(current, mode, size=size, stride=stride, backend=backend, alpha_channel=alpha_channel,
-                          **options)
+            res = api.run(
+                current,
+                mode,
+                size=size,
+                stride=stride,
+                backend=backend,
+                alpha_channel=alpha_channel,
+                **options,
+            )
         except ValueError as exc:
             if level == 1:
                 raise
             shape = "x".join(map(str, current.shape))
             raise ValueError(
-                f"level {level} cannot be made: level {level - 1} is {shape}, too small for another pooling "
+                f"level {level} cannot be made: level {level - 1} is {shape}, "
+                "too small for another pooling "
                 f"({exc}); at most {level - 1} level(s) fit"
             ) from None
         results.append(res)
@@ -388,8 +496,17 @@ def pyramid_results(image, levels: int, mode: str = "avg", size=2, stride=None, 
     return results
 
 
-def pyramid(image, levels: int, mode: str = "avg", size=2, stride=None, *, backend: str = "auto",
-            alpha_channel: int | None = None, **options) -> list[np.ndarray]:
+def pyramid(
+    image,
+    levels: int,
+    mode: str = "avg",
+    size=2,
+    stride=None,
+    *,
+    backend: str = "auto",
+    alpha_channel: int | None = None,
+    **options,
+) -> list[np.ndarray]:
     """Pool ``image`` ``levels`` times in a row: ``[level 1, ..., level N]``.
 
     Level 1 is the first pooled copy, level N the result of N poolings (the input is
@@ -397,8 +514,19 @@ def pyramid(image, levels: int, mode: str = "avg", size=2, stride=None, *, backe
     those of ``poolcli.pool`` and apply at every level. Raises ValueError, before any
     file is written by the caller, when a level would be empty.
     """
-    return [r.array for r in pyramid_results(image, levels, mode, size, stride, backend=backend,
-                                             alpha_channel=alpha_channel, **options)]
+    return [
+        r.array
+        for r in pyramid_results(
+            image,
+            levels,
+            mode,
+            size,
+            stride,
+            backend=backend,
+            alpha_channel=alpha_channel,
+            **options,
+        )
+    ]
 
 
 def pyramid_paths(source, levels: int, *, out_dir=None, ext: str | None = None) -> list[Path]:

@@ -13,7 +13,8 @@ field                   meaning
 ``error``               the one-line reason of a failure, else null
 ``mode``                the pooling mode
 ``backend``             the backend that ran (``numpy``, ``cpu``, ``cuda``)
-``input_shape``         shape of the input array, natural layout (``[H, W]``, ``[H, W, C]``, ``[D, H, W, C]``)
+``input_shape``         shape of the input array, natural layout (``[H, W]``, ``[H, W, C]``,
+                        ``[D, H, W, C]``)
 ``output_shape``        shape of the result
 ``dtype``               the array's dtype (kept from input to output)
 ``input_bytes``         size of the input file
@@ -272,10 +273,13 @@ def printable(text: str) -> str:
 
 def _cells(r: Record) -> list[str]:
     """One row: the failure's reason is not here (it is printed once, on its own line)."""
-    shape = f"{_shape(r.input_shape)} -> {_shape(r.output_shape)}" if r.output_shape else _shape(r.input_shape)
+    shape = _shape(r.input_shape)
+    if r.output_shape:
+        shape = f"{shape} -> {_shape(r.output_shape)}"
     return [printable(r.input), printable(r.output or ""), shape,
             f"{r.reduction:.2f}" if r.reduction else "",
-            _ms(r.load_ms), _ms(r.pool_ms), _ms(r.compile_ms) if r.compile_ms else "", _ms(r.save_ms),
+            _ms(r.load_ms), _ms(r.pool_ms), _ms(r.compile_ms) if r.compile_ms else "",
+            _ms(r.save_ms),
             f"{r.megapixels_per_s:,.1f}" if r.megapixels_per_s else "",
             str(r.seed) if r.seed is not None else "", r.status]
 
@@ -439,7 +443,9 @@ def summary_line(s: dict, markup: bool = True) -> str:
         parts.append(f"[red]{s['failed']} failed[/]" if markup else f"{s['failed']} failed")
     if s["cancelled"]:
         parts.append(f"{s['cancelled']} not run")
-    size = f"{_bytes(s['input_bytes'])} -> {_bytes(s['output_bytes'])}" if s["output_bytes"] else _bytes(s["input_bytes"])
+    size = _bytes(s["input_bytes"])
+    if s["output_bytes"]:
+        size = f"{size} -> {_bytes(s['output_bytes'])}"
     wall = f"{s['wall_ms'] / 1e3:.2f} s wall"
     if s.get("megapixels_per_s"):
         wall = (f"{_figure(s['input_megapixels'])} MP in {wall} "

@@ -137,7 +137,8 @@ class Command(TyperCommand):
     def __init__(self, *args, **kw) -> None:
         super().__init__(*args, **kw)
         for p in self.params:
-            if getattr(p, "param_type_name", "") != "option" or not getattr(p, "show_default", False):
+            is_option = getattr(p, "param_type_name", "") == "option"
+            if not is_option or not getattr(p, "show_default", False):
                 continue
             p.show_default = False
             default = p.default
@@ -151,7 +152,8 @@ class Command(TyperCommand):
         for _piece, param in zip(pieces[1:], [p for p in self.get_params(ctx)
                                               if getattr(p, "param_type_name", "") == "argument"]):
             name = param.metavar or (param.name or "").upper()
-            out.append(f"{name}..." if param.nargs != 1 else name if param.required else f"[{name}]")
+            one = name if param.required else f"[{name}]"
+            out.append(f"{name}..." if param.nargs != 1 else one)
         return pieces[:1] + out if len(out) == len(pieces) - 1 else pieces
 
     def parse_args(self, ctx, args):

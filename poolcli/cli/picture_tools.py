@@ -124,7 +124,8 @@ def pyramid_command(
         "gets a tiled GeoTIFF with overviews)")] = None,
     fmt: Annotated[str | None, typer.Option(
         "--format", metavar="FMT",
-        help="output format: png|jpeg|tiff|bmp|gif|webp|ppm|pgm|npy (default: the input's)")] = None,
+        help="output format: png|jpeg|tiff|bmp|gif|webp|ppm|pgm|npy "
+             "(default: the input's)")] = None,
     backend: Backend = "auto",
     overwrite: Overwrite = False,
     json_: Annotated[bool, typer.Option("--json", help="one JSON object per level")] = False,

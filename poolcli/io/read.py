@@ -370,7 +370,8 @@ def _load_tifffile(f, im, info: dict, max_pixels) -> tuple[list, list, list]:
     except ImportError:
         what = "a TIFF with more than 8 bits per colour sample" if im is not None else \
             "a TIFF that Pillow cannot read"
-        raise ImageError(f"this is {what}; reading it needs tifffile ({deep.DEPTH_EXTRA})") from None
+        raise ImageError(f"this is {what}; reading it needs tifffile "
+                         f"({deep.DEPTH_EXTRA})") from None
     f.seek(0)
     arrays, modes = [], []
     try:
