@@ -10,7 +10,7 @@ Importing the package is cheap: NumPy, Pillow and Numba load on first use.
 from __future__ import annotations
 
 __version__ = "0.1.0"
-__all__ = ["pool", "load_image", "save_image", "MODES", "__version__"]
+__all__ = ["pool", "unpool", "load_image", "save_image", "MODES", "__version__"]
 
 
 def __getattr__(name):
@@ -18,6 +18,10 @@ def __getattr__(name):
         from .api import pool
 
         return pool
+    if name == "unpool":
+        from .api import unpool
+
+        return unpool
     if name == "load_image":
         from .io.read import load_image
 

@@ -88,7 +88,16 @@ OPTION_DEFAULTS: dict[str, object] = {
     "random": False,
     "temperature": 1.0,
     "weights": None,
+    # issue 14 items 3, 4, 6
+    "nodata": None,
+    "min_valid": None,
+    "return_indices": False,
+    "per_channel": False,
 }
+
+#: the options issue 14 adds to the existing modes (nodata: item 3; indices: item 4)
+_NODATA = ("nodata", "min_valid")
+_INDICES = ("return_indices",)
 
 #: which --op values each mode accepts
 OPS: dict[str, tuple[str, ...]] = {
@@ -96,6 +105,19 @@ OPS: dict[str, tuple[str, ...]] = {
     "adaptive": ("max", "avg"),
     "spp": ("max", "avg"),
 }
+
+
+def _add_options(names: tuple[str, ...], extra: tuple[str, ...]) -> None:
+    from dataclasses import replace
+
+    for name in names:
+        MODES[name] = replace(MODES[name], options=MODES[name].options + extra)
+
+
+_add_options(("max", "min", "avg", "lp", "mixed", "softpool", "weighted", "global", "adaptive",
+              "spp"), _NODATA)
+_add_options(("max", "min", "fractional", "adaptive"), _INDICES)
+_add_options(("stochastic",), ("per_channel",))
 
 
 def get(name: str) -> Mode:

@@ -17,9 +17,10 @@ from ..plan import OP_MIXED as MIXED
 from ..plan import OP_SOFT as SOFT
 from ..plan import OP_STOCH as STOCH
 from ..plan import OP_WEIGHTED as WEIGHTED
+from ..plan import LP_HUGE, LP_TINY
 
-__all__ = ["AVG", "LP", "MAX", "MIN", "MIXED", "SOFT", "STOCH", "WEIGHTED", "positive",
-           "power_root", "power_term", "to_output"]
+__all__ = ["AVG", "LP", "MAX", "MIN", "MIXED", "SOFT", "STOCH", "WEIGHTED", "lp_scale",
+           "positive", "power_root", "power_term", "to_output"]
 
 
 def to_output(r, lo, hi, is_int):
@@ -52,3 +53,14 @@ def power_root(s, p):
 def positive(v):
     """The positive part used by stochastic pooling (NaN counts as 0)."""
     return v if v > 0 else 0.0
+
+
+def lp_scale(m, p, n):
+    """The factor taken out of a window's lp sum (``reference.lp_scale``): 1.0 when the plain
+    sum of n terms |x|^p <= m^p is safe, or m = 0 or inf; else m (NaN stays NaN)."""
+    if m == 0.0 or math.isinf(m):
+        return 1.0
+    t = m * m if p == 2.0 else m**p
+    if t >= LP_TINY and t * n <= LP_HUGE:
+        return 1.0
+    return m
