@@ -27,9 +27,12 @@ def to_output(r, lo, hi, is_int):
     """float64 result -> the value to store: integers rounded half to even and clipped."""
     if is_int:
         r = min(max(r, lo), hi)
-        f = math.floor(r)  # round half to even, like np.rint
+        # round half to even, like np.rint; floor as r - r % 1.0, in float64: Numba's
+        # math.floor returns an int64, which wraps at 2**63 (the int64 maximum's float)
+        f = r - r % 1.0
         d = r - f
-        odd = f - 2.0 * math.floor(f * 0.5) != 0.0
+        half = f * 0.5
+        odd = f - 2.0 * (half - half % 1.0) != 0.0
         # bitwise & and | and a conditional expression, no branches: the kernels' loops
         # vectorise (benchmarks/README.md has the figures against the if/elif form)
         r = f + 1.0 if (d > 0.5) | ((d == 0.5) & odd) else f

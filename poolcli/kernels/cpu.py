@@ -273,27 +273,40 @@ def reduce_fixed(x, out, rows_in, rows_out, kh, kw, sh, sw, chans, optag, inttag
             # 1 to 3 channels (benchmarks/README.md)
             t = np.empty((out.shape[1] // C - 1) * SW * C + C, dtype=out.dtype)
             for k in range(t.shape[0]):
-                t[k] = _fixed_value(x, y0, k, KH, KW, C, op, is_int, f32sum, acc0, fparams)
+                if op == MAX or op == MIN:
+                    t[k] = _fixed_extreme(x, y0, k, KH, KW, C, op)
+                else:
+                    t[k] = _fixed_value(x, y0, k, KH, KW, C, op, is_int, f32sum, acc0, fparams)
             for ow in range(out.shape[1] // C):
                 for c in range(C):
                     o[ow * C + c] = t[SW * C * ow + c]
         else:
             for ow in range(out.shape[1] // C):
                 for c in range(C):
-                    o[ow * C + c] = _fixed_value(x, y0, SW * C * ow + c, KH, KW, C, op, is_int,
-                                                 f32sum, acc0, fparams)
+                    if op == MAX or op == MIN:
+                        o[ow * C + c] = _fixed_extreme(x, y0, SW * C * ow + c, KH, KW, C, op)
+                    else:
+                        o[ow * C + c] = _fixed_value(x, y0, SW * C * ow + c, KH, KW, C, op,
+                                                     is_int, f32sum, acc0, fparams)
+
+
+@njit(inline="always")
+def _fixed_extreme(x, y0, i, KH, KW, C, op):
+    """max or min of the window whose first cell is column i of row y0, in x's dtype (apart
+    from ``_fixed_value``, whose float returns would make Numba unify this one to float64:
+    int64 and uint64 beyond 2**53 lost their low bits)."""
+    e = x[y0, i]
+    for jh in range(KH):
+        row = x[y0 + jh]
+        for jw in range(KW):
+            e = _better(op, e, row[i + jw * C])
+    return e
 
 
 @njit(inline="always")
 def _fixed_value(x, y0, i, KH, KW, C, op, is_int, f32sum, acc0, fparams):
-    """reduce_fixed's value of the window whose first cell is column i of row y0."""
-    if op == MAX or op == MIN:
-        e = x[y0, i]
-        for jh in range(KH):
-            row = x[y0 + jh]
-            for jw in range(KW):
-                e = _better(op, e, row[i + jw * C])
-        return e
+    """reduce_fixed's value of the window whose first cell is column i of row y0 (a float64
+    for max and min too: the callers take ``_fixed_extreme`` for those, exact in x's dtype)."""
     s = acc0
     for jh in range(KH):
         row = x[y0 + jh]
