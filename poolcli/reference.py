@@ -10,7 +10,6 @@ that a kernel that is right agrees to the last bit.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from itertools import product
 
 import numpy as np

@@ -7,6 +7,8 @@ array operations (``plan.finish``, ``reference.power_mean``).
 
 import math
 
+from ..plan import LP_HUGE, LP_TINY
+
 # the op codes, declared in ``plan``: plain module-level ints, which Numba freezes into the
 # kernels (``kernels._sources_key`` includes plan.py, so a change there gets a fresh cache)
 from ..plan import OP_AVG as AVG
@@ -17,7 +19,6 @@ from ..plan import OP_MIXED as MIXED
 from ..plan import OP_SOFT as SOFT
 from ..plan import OP_STOCH as STOCH
 from ..plan import OP_WEIGHTED as WEIGHTED
-from ..plan import LP_HUGE, LP_TINY
 
 __all__ = ["AVG", "LP", "MAX", "MIN", "MIXED", "SOFT", "STOCH", "WEIGHTED", "lp_scale",
            "positive", "power_root", "power_term", "to_output"]
