@@ -252,28 +252,30 @@ def _pool_image(x4, plan: Plan, be, linear: bool,
                 alpha_channel: int | None) -> tuple[np.ndarray, float]:
     """Averaging modes on images: colour in linear light and/or premultiplied by alpha.
 
-    Colour is carried in float64 (values in [0, 1]); the result is put back into the
+    Colour is carried in float64 in the image's own units (in [0, 1] only for the sRGB
+    curve) and alpha as a weight in [0, 1], so a fully opaque image averages exactly as
+    without alpha (no scaling round trip to move a .5 tie); the result is put back into the
     image's dtype with the single rounding rule. -> (result, compile seconds).
     """
     dtype = plan.dtype
     scale = _value_range(dtype)
-    v = x4.astype(np.float64) / scale
+    v = x4.astype(np.float64)
     colour = [i for i in range(x4.shape[3]) if i != alpha_channel]
     if linear:
-        v[..., colour] = srgb_to_linear(v[..., colour])
+        v[..., colour] = srgb_to_linear(v[..., colour] / scale)
     fplan = _replace(plan, dtype=np.dtype(np.float64), value_scale=1.0)
     if alpha_channel is not None:
-        a = v[..., alpha_channel : alpha_channel + 1]
+        a = v[..., alpha_channel : alpha_channel + 1] / scale
         v[..., colour] *= a
         y, compile_s = be.pool_timed(np.ascontiguousarray(v), fplan)
-        pa = y[..., alpha_channel : alpha_channel + 1]
+        pa = y[..., alpha_channel : alpha_channel + 1] / scale
         with np.errstate(invalid="ignore", divide="ignore"):
             y[..., colour] = np.where(pa > 0, y[..., colour] / np.where(pa > 0, pa, 1.0), 0.0)
     else:
         y, compile_s = be.pool_timed(np.ascontiguousarray(v), fplan)
     if linear:
-        y[..., colour] = linear_to_srgb(y[..., colour])
-    return finish(y * scale, dtype), compile_s
+        y[..., colour] = linear_to_srgb(y[..., colour]) * scale
+    return finish(y, dtype), compile_s
 
 
 def _replace(plan: Plan, **changes) -> Plan:

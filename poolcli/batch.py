@@ -50,6 +50,11 @@ class Settings:
     vector: bool = False
     #: --threads: Numba threads of the CPU kernels (None: all cores)
     threads: int | None = None
+    #: video output: --codec (None: H.264, VP9 in WebM) and --crf (None: 18)
+    codec: str | None = None
+    crf: int | None = None
+    #: --strip: write no metadata (ICC, DPI, EXIF, XMP, text chunks)
+    strip: bool = False
 
 
 class Cancelled(Exception):
@@ -69,6 +74,17 @@ def _pool(img, s: Settings):
     with _POOL_LOCK, numba_threads(s.threads, s.backend):
         return api.run(img.array, s.mode, backend=s.backend, alpha_channel=img.alpha_channel,
                        **s.geometry, **s.options)
+
+
+def _run(array, s: Settings, mode: str | None = None, **window):
+    """api.run of a format's array (``formats``) under the lock: ``s``'s mode, window and
+    options, ``window``/``mode`` overriding them (a video's temporal chunks)."""
+    from . import api
+
+    geometry = {**s.geometry, **window}
+    options = s.options if mode in (None, s.mode) else {}  # another mode: its defaults
+    with _POOL_LOCK, numba_threads(s.threads, s.backend):
+        return api.run(array, mode or s.mode, backend=s.backend, **geometry, **options)
 
 
 def _describe_plan(rec: Record, res) -> None:
@@ -91,6 +107,7 @@ def _scale(s: Settings, in_shape, out_shape) -> tuple[float, float]:
 
 def pool_file(job: Job, s: Settings, cancel: threading.Event | None = None) -> Record:
     """Load, pool and save one file; every expected error becomes a failed record."""
+    from . import formats
     from .io.read import load_image
     from .io.write import save_image
 
@@ -103,9 +120,16 @@ def pool_file(job: Job, s: Settings, cancel: threading.Event | None = None) -> R
     try:
         if _strip_sized(job, s):
             return _pool_strips(job, s, rec)
+        kind = formats.kind(job.source.path) if job.source.path != STDIO else None
+        if kind is not None:  # video, NIfTI, TIFF stack, GeoTIFF: metadata kept and updated
+            _check(cancel)
+            formats.pool_format(kind, job, s, rec, lambda a, **kw: _run(a, s, **kw))
+            return fill_rates(rec)
         t0 = time.perf_counter()
-        img = load_image(job.source.path, max_pixels=s.max_pixels)
+        img = load_image(job.source.path, max_pixels=s.max_pixels, pages=not s.vector)
         rec.load_ms = (time.perf_counter() - t0) * 1e3
+        if img.pages is not None:
+            return _pool_pages(job, s, rec, img, cancel)
         rec.input_shape = tuple(int(n) for n in img.array.shape)
         rec.dtype = str(img.array.dtype)
         rec.input_bytes = int(img.file_bytes) if img.file_bytes else None
@@ -135,12 +159,57 @@ def pool_file(job: Job, s: Settings, cancel: threading.Event | None = None) -> R
                 kw["jpeg_quality"] = s.jpeg_quality
             rec.output_bytes = int(save_image(
                 job.output, res.array, img, format=fmt,
-                scale=_scale(s, rec.input_shape, rec.output_shape), **kw))
+                scale=_scale(s, rec.input_shape, rec.output_shape), strip=s.strip,
+                warnings=rec.warnings, **kw))
         rec.save_ms = (time.perf_counter() - t0) * 1e3
     except Cancelled:
         raise
     except Exception as exc:  # noqa: BLE001 - every per-file error fails that file alone
         return _failed(rec, reason(exc, job.source.path))
+    return fill_rates(rec)
+
+
+def _pool_pages(job: Job, s: Settings, rec: Record, img, cancel) -> Record:
+    """A TIFF whose pages differ in size: each page pooled alone (a two-number window) and
+    written as a multi-page TIFF. A window across pages is an error."""
+    from dataclasses import replace
+
+    from .io.write import save_image
+    from .options import parse_ints
+
+    shapes = ", ".join("x".join(str(n) for n in p.shape[:2][::-1]) for p in img.pages)
+    for key in ("size", "stride", "dilation"):
+        value = s.geometry.get(key)
+        if value is not None and not isinstance(value, (int, float)) and \
+                len(parse_ints(value, key)) == 3:
+            why = (f"a window across pages ({key} {value}) needs pages of one size; "
+                           f"this TIFF's pages are {shapes} (WxH): use a two-number window")
+            return _failed(rec, why)
+    rec.input_shape = tuple(int(n) for n in img.pages[0].shape)
+    rec.dtype = str(img.pages[0].dtype)
+    rec.input_bytes = int(img.file_bytes) if img.file_bytes else None
+    outs, pages, compile_ms, pool_ms = [], [], 0.0, 0.0
+    for page in img.pages:
+        _check(cancel)
+        res = _pool(replace(img, array=page, pages=None, frames=1), s)
+        compile_s = res.compile_seconds or 0.0
+        compile_ms += compile_s * 1e3
+        pool_ms += max(res.pool_seconds - compile_s, 0.0) * 1e3
+        outs.append(res.array)
+        pages.append((tuple(int(n) for n in page.shape), tuple(int(n) for n in res.array.shape)))
+    _describe_plan(rec, res)
+    rec.output_shape = pages[0][1]
+    rec.pages = pages
+    rec.compile_ms, rec.pool_ms = compile_ms, pool_ms
+    _check(cancel)
+    t0 = time.perf_counter()
+    if job.make_dirs:
+        os.makedirs(os.path.dirname(job.output) or ".", exist_ok=True)
+    fmt = FORMATS[s.format][0] if s.format else ("TIFF" if job.output == STDIO else None)
+    rec.output_bytes = int(save_image(job.output, outs, img, format=fmt,
+                                      scale=_scale(s, rec.input_shape, rec.output_shape),
+                                      strip=s.strip, warnings=rec.warnings))
+    rec.save_ms = (time.perf_counter() - t0) * 1e3
     return fill_rates(rec)
 
 

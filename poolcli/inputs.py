@@ -37,6 +37,23 @@ IMAGE_EXTENSIONS = frozenset(
      ".ppm", ".pgm", ".pbm", ".pnm", ".npy")
 )
 
+#: the extras' formats a folder is also searched for (``formats``: video, NIfTI)
+FORMAT_EXTENSIONS = frozenset(
+    (".mp4", ".m4v", ".mkv", ".webm", ".mov", ".avi", ".nii", ".nii.gz")
+)
+#: extensions of two parts: ``brain.nii.gz`` -> ``brain_avg.nii.gz``
+DOUBLE_EXTENSIONS = (".nii.gz", ".ome.tif", ".ome.tiff")
+
+
+def split_ext(path: str) -> tuple[str, str]:
+    """``os.path.splitext`` that keeps ``.nii.gz`` and ``.ome.tif(f)`` whole."""
+    low = path.lower()
+    for ext in DOUBLE_EXTENSIONS:
+        if low.endswith(ext) and len(os.path.basename(path)) > len(ext):
+            return path[: -len(ext)], path[-len(ext):]
+    return os.path.splitext(path)
+
+
 #: ``--format`` value -> (Pillow format name, file extension)
 FORMATS: dict[str, tuple[str, str]] = {
     "png": ("PNG", ".png"),
@@ -154,7 +171,8 @@ def _walk(top: str, recursive: bool, follow_symlinks: bool,
             path = child_rel if top in (".", "./") else e.path
             if is_dir:
                 subdirs.append((path, child_rel))
-            elif is_file and os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS:
+            elif is_file and (os.path.splitext(e.name)[1].lower() in IMAGE_EXTENSIONS
+                              or split_ext(e.name)[1].lower() in FORMAT_EXTENSIONS):
                 yield Source(path, child_rel, listed=True)
         if recursive:
             for path, child_rel in subdirs:
@@ -222,7 +240,7 @@ def plan_jobs(sources: list[Source], *, mode: str, output: str | None = None,
             elif s.path == STDIO:
                 raise UsageError("standard input needs -o FILE, -o DIR/ or -o - for the result")
             else:
-                stem, in_ext = os.path.splitext(s.path)
+                stem, in_ext = split_ext(s.path)
                 jobs.append(Job(s, f"{stem}_{mode}{default_ext or in_ext}"))
     elif output_is_dir(output, sources):
         if os.path.exists(output) and not os.path.isdir(output):
@@ -230,7 +248,7 @@ def plan_jobs(sources: list[Source], *, mode: str, output: str | None = None,
         root = _real(output)
         for s in sources:
             rel = "stdin" if s.path == STDIO else s.rel
-            stem, in_ext = os.path.splitext(rel)
+            stem, in_ext = split_ext(rel)
             new_ext = default_ext or in_ext
             if s.path == STDIO and not new_ext:
                 raise UsageError("standard input into a folder needs --format to name the file")
@@ -272,6 +290,7 @@ def plan_jobs(sources: list[Source], *, mode: str, output: str | None = None,
 
 __all__ = [
     "FORMATS",
+    "FORMAT_EXTENSIONS",
     "IMAGE_EXTENSIONS",
     "STDIO",
     "VECTOR_FORMATS",
@@ -282,4 +301,5 @@ __all__ = [
     "output_is_dir",
     "parse_format",
     "plan_jobs",
+    "split_ext",
 ]

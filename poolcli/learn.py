@@ -262,7 +262,7 @@ def load_weights(path) -> np.ndarray:
     """
     from .errors import ImageError
     from .io.fsio import one_line, open_input
-    from .io.read import npy_header
+    from .io.npyfile import npy_header
 
     path = str(path)
     if path.lower().endswith(".json"):

@@ -237,6 +237,15 @@ SPECS: dict[str, OptionSpec] = {s.name: s for s in (
                help="PNG compression level (default 1: fast)"),
     OptionSpec("jpeg_quality", int | None, None, ("--jpeg-quality",), min=1, max=100,
                metavar="1-100", panel=OUTPUT, image_only=True, help="JPEG quality (default 90)"),
+    OptionSpec("codec", str | None, None, ("--codec",), metavar="h264|ffv1", panel=OUTPUT,
+               image_only=True,
+               help="video codec: h264 (lossy, plays everywhere; VP9 in WebM) or ffv1 "
+               "(lossless, MKV/AVI) (default h264)"),
+    OptionSpec("crf", int | None, None, ("--crf",), min=0, max=63, metavar="0-51",
+               panel=OUTPUT, image_only=True,
+               help="video quality of h264 (0 best .. 51; VP9 0..63) (default 18)"),
+    OptionSpec("strip", bool, False, ("--strip",), panel=OUTPUT, image_only=True,
+               help="write no metadata (EXIF, XMP, text chunks, ICC profile, DPI)"),
     # running
     OptionSpec("recursive", bool, False, ("-r", "--recursive"), panel=RUN,
                help="descend into subfolders of folder inputs"),

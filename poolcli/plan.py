@@ -308,7 +308,9 @@ def _check_fractional(opts: dict, given: bool, size) -> None:
     else:
         raise ValueError("fractional needs --output-size HxW or --ratio R")
     if opts.get("samples") is not None:
-        parse_floats(opts["samples"], "samples", count=2)
+        for u in parse_floats(opts["samples"], "samples", count=2):
+            if not 0.0 <= u < 1.0:  # the same words as geometry.fractional_axis
+                raise ValueError(f"fractional samples must be in [0, 1), got {u}")
     else:
         _check_seed(opts.get("seed"))
 

@@ -26,12 +26,22 @@ field                   meaning
 ``megapixels_per_s``    input megapixels per second of ``pool_ms``
 ``seed``                the seed of random modes (fractional, stochastic, mixed --random)
 ``samples``             fractional pooling's samples ``[uh, uw]``
+``frames``              video: the input's frames (else null)
+``frames_per_s``        video: input frames per second of the file's wall time (decode, pool,
+                        encode; its ``save_ms`` holds decoding and encoding, interleaved)
+``frame_rate``          video: the output's frame rate (the input's / the temporal stride)
+``warnings``            what writing the output lost, one line each (16-bit colour reduced to
+                        8 bits, alpha dropped, floats rounded, metadata not kept, ...); ``[]``
+                        when nothing; CSV: joined by ``"; "``
+``pages``               TIFF pages of different sizes pooled one by one: each page's
+                        ``[input_shape, output_shape]`` (then ``input_shape``/``output_shape``
+                        are the first page's); null otherwise
 ======================  ================================================================
 
 The summary object has ``"summary": true`` and ``files``, ``ok``, ``skipped``, ``failed``,
 ``cancelled``, ``input_bytes``, ``output_bytes``, ``input_megapixels``, ``load_ms``,
 ``pool_ms``, ``compile_ms``, ``save_ms``, ``wall_ms`` and ``megapixels_per_s`` (input
-megapixels per second of wall time).
+megapixels per second of wall time); with videos also ``frames`` and ``frames_per_s``.
 
 Plain Python plus rich (no NumPy): shapes are tuples of ints.
 """
@@ -71,6 +81,13 @@ class Record:
     megapixels_per_s: float | None = None
     seed: int | None = None
     samples: tuple[float, float] | None = None
+    frames: int | None = None
+    frames_per_s: float | None = None
+    frame_rate: float | None = None
+    #: what writing the output lost (one line each; the same text for the same loss)
+    warnings: list[str] = field(default_factory=list)
+    #: TIFF pages of different sizes: [(input_shape, output_shape)] per page
+    pages: list | None = None
     #: values of vector modes (global, spp); not a report field, printed by the CLI
     values: list | None = field(default=None, repr=False)
 
@@ -80,7 +97,11 @@ class Record:
         for key in ("input_shape", "output_shape", "samples"):
             if d[key] is not None:
                 d[key] = list(d[key])
-        for key in ("load_ms", "pool_ms", "compile_ms", "save_ms", "megapixels_per_s", "reduction"):
+        d["warnings"] = list(d["warnings"])
+        if d["pages"] is not None:
+            d["pages"] = [[list(i), list(o)] for i, o in d["pages"]]
+        for key in ("load_ms", "pool_ms", "compile_ms", "save_ms", "megapixels_per_s", "reduction",
+                    "frames_per_s", "frame_rate"):
             if d[key] is not None:
                 d[key] = round(float(d[key]), 3)
         return d
@@ -121,7 +142,7 @@ def summarize(records: list[Record], wall_seconds: float, cancelled: int = 0) ->
         return round(sum(getattr(r, name) or 0 for r in records), 3)
 
     mpix = sum(pixels(r.input_shape) for r in records if r.status == OK) / 1e6
-    return {
+    summary = {
         "summary": True,
         "files": len(records),
         "ok": sum(r.status == OK for r in records),
@@ -138,6 +159,11 @@ def summarize(records: list[Record], wall_seconds: float, cancelled: int = 0) ->
         "wall_ms": round(wall_seconds * 1e3, 3),
         "megapixels_per_s": round(mpix / wall_seconds, 3) if wall_seconds > 0 else None,
     }
+    frames = sum(r.frames or 0 for r in records if r.status == OK)
+    if frames:  # videos in the batch: their frames, and frames per second of wall time
+        summary["frames"] = frames
+        summary["frames_per_s"] = round(frames / wall_seconds, 3) if wall_seconds > 0 else None
+    return summary
 
 
 # --------------------------------------------------------------------------------------------
@@ -175,6 +201,9 @@ def write_report(path: str, records: list[Record], summary: dict) -> None:
             for key in ("input_shape", "output_shape", "samples"):
                 if row[key] is not None:
                     row[key] = "x".join(str(v) for v in row[key])
+            row["warnings"] = "; ".join(row["warnings"])
+            if row["pages"] is not None:
+                row["pages"] = " ".join(f"{_shape(i)}->{_shape(o)}" for i, o in row["pages"])
             writer.writerow(row)
         text = buf.getvalue()
     elif kind == "jsonl":
@@ -198,6 +227,16 @@ def report_kind(path: str) -> str:
 
 # --------------------------------------------------------------------------------------------
 # the table for people
+
+
+def warning_lines(records: list[Record]) -> list[str]:
+    """The warnings of a run, each once: ``"<warning>: N file(s)"`` in first-seen order (what
+    the CLI prints once per run; the per-file lists are in the records)."""
+    counts: dict[str, int] = {}
+    for r in records:
+        for w in dict.fromkeys(r.warnings):
+            counts[w] = counts.get(w, 0) + 1
+    return [f"{w}: {n} file{'s' if n != 1 else ''}" for w, n in counts.items()]
 
 
 def _shape(shape) -> str:

@@ -378,11 +378,17 @@ def test_16_bit_to_8_bit_rounds_v_over_257(tmp_path):
     expected = np.rint(v / 257).astype(np.uint8)
     save_image(tmp_path / "x.bmp", v)
     np.testing.assert_array_equal(load_image(tmp_path / "x.bmp").array, expected)
-    rgb16 = np.dstack([v, v, v])  # 16-bit colour: 8-bit in every image format
-    save_image(tmp_path / "x.png", rgb16)
-    back = load_image(tmp_path / "x.png")
+    rgb16 = np.dstack([v, v, v])  # 16-bit colour: 8-bit in the 8-bit formats, and said so
+    warnings: list = []
+    save_image(tmp_path / "x.bmp", rgb16, warnings=warnings)
+    assert warnings == ["16-bit colour reduced to 8 bits (BMP holds 8)"]
+    back = load_image(tmp_path / "x.bmp")
     assert back.mode == "RGB"
     np.testing.assert_array_equal(back.array, np.dstack([expected] * 3))
+    save_image(tmp_path / "x.png", rgb16)  # PNG holds it whole
+    back = load_image(tmp_path / "x.png")
+    assert back.mode == "RGB;16"
+    np.testing.assert_array_equal(back.array, rgb16)
 
 
 def test_float_to_8_bit_takes_0_1(tmp_path):
@@ -392,8 +398,13 @@ def test_float_to_8_bit_takes_0_1(tmp_path):
     assert back.mode == "L"
     np.testing.assert_array_equal(back.array, [[0, 0, 128, 255, 255, 0, 255, 51]])
     rgb = np.dstack([v, v, v]).astype(np.float64)
-    save_image(tmp_path / "y.tif", rgb)  # float colour: 8-bit even in TIFF
-    np.testing.assert_array_equal(load_image(tmp_path / "y.tif").array[..., 1], back.array)
+    warnings: list = []
+    save_image(tmp_path / "y.png", rgb, warnings=warnings)  # float colour: 8-bit in PNG, said
+    np.testing.assert_array_equal(load_image(tmp_path / "y.png").array[..., 1], back.array)
+    assert warnings == ["float colour rounded to 8 bits, taken as 0..1 (images hold no float "
+                        "colour)"]
+    save_image(tmp_path / "y.tif", rgb)  # TIFF keeps it as it is (tifffile)
+    np.testing.assert_array_equal(load_image(tmp_path / "y.tif").array, rgb)
 
 
 def test_float_tiff_sample_kept_in_tiff_converted_in_png(samples, tmp_path):

@@ -113,19 +113,25 @@ def pyramid_command(
     size: Size = "2",
     stride: Stride = None,
     output: Annotated[str | None, typer.Option(
-        "-o", "--output", metavar="DIR",
-        help="folder of the levels (default: beside the input)")] = None,
+        "-o", "--output", metavar="DIR|OUT.ome.zarr|OUT.tif",
+        help="folder of the levels (default: beside the input), or one file holding every "
+        "level: an OME-Zarr store (.ome.zarr) or a pyramidal TIFF (.tif; a GeoTIFF input "
+        "gets a tiled GeoTIFF with overviews)")] = None,
     fmt: Annotated[str | None, typer.Option(
         "--format", metavar="FMT", help="output format (default: the input's)")] = None,
     backend: Backend = "auto",
     overwrite: Overwrite = False,
     json_: Annotated[bool, typer.Option("--json", help="one JSON object per level")] = False,
 ) -> None:
-    """Repeated pooling: one file per level, <stem>_pyr1, <stem>_pyr2, ..."""
+    """Repeated pooling: one file per level, <stem>_pyr1, <stem>_pyr2, ...; or every level
+    in one OME-Zarr store or pyramidal TIFF (-o out.ome.zarr | -o out.tif)."""
     import json
 
     from .. import pictures
 
+    if output and _one_file(output):
+        _one_file_pyramid(image, output, levels, mode, size, stride, backend, overwrite, json_)
+        return
     img = _load(image)
     try:
         paths = pictures.pyramid_paths(image, levels, out_dir=output, ext=fmt)
@@ -144,6 +150,38 @@ def pyramid_command(
         else:
             shape = "x".join(map(str, res.array.shape))
             print(f"level {level}: {path}  {shape}  {n:,} bytes", file=sys.stderr)
+
+
+def _one_file(output: str) -> bool:
+    import os
+    import re
+
+    return bool(re.search(r"\.zarr/?$|\.tiff?$", output, re.I)) and not (
+        os.path.isdir(output) and not output.rstrip("/").lower().endswith(".zarr"))
+
+
+def _one_file_pyramid(image, output, levels, mode, size, stride, backend, overwrite,
+                      json_) -> None:
+    """``-o out.ome.zarr`` / ``-o out.tif``: every level in one store or file."""
+    import json
+    import os
+
+    from .. import batch, formats
+    from ..errors import PoolcliError
+
+    _check_outputs([output], [image], overwrite)
+    if os.path.isdir(output) and not overwrite:
+        raise fail(f"{output}: exists (use --overwrite to replace it)")
+    try:
+        shapes = formats.one_file_pyramid(image, output, levels, mode, size, stride, backend)
+    except (PoolcliError, ValueError, TypeError, OSError) as exc:
+        raise fail(f"{image}: {batch.reason(exc, image)}") from None
+    for level, shape in enumerate(shapes):
+        if json_:
+            print(json.dumps({"level": level, "output": output, "shape": list(shape)}),
+                  flush=True)
+        else:
+            print(f"level {level}: {output}  {'x'.join(map(str, shape))}", file=sys.stderr)
 
 
 def _dpi_scale(img, res) -> tuple[float, float]:

@@ -75,6 +75,7 @@ def prepare(mode: str, kw: dict):
     """
     from .. import batch, dispatch, inputs
     from ..errors import ImageError
+    from ..formats import OUTPUT_EXTENSIONS
     from ..io.read import DEFAULT_MAX_PIXELS
     from ..io.write import output_format
     from ..learn import load_weights
@@ -113,7 +114,7 @@ def prepare(mode: str, kw: dict):
         if vector:
             if not out.lower().endswith((".npy", ".json")):
                 raise ValueError(f"-o {out}: global and spp write .npy or .json files")
-        else:
+        elif not out.lower().endswith(OUTPUT_EXTENSIONS):  # video, NIfTI: ``formats``
             output_format(out)  # ImageError for an unknown extension
     jobs = inputs.plan_jobs(
         sources, mode=mode, output=out,
@@ -124,7 +125,11 @@ def prepare(mode: str, kw: dict):
         max_pixels=kw["max_pixels"] if kw["max_pixels"] is not None else DEFAULT_MAX_PIXELS,
         format=fmt, png_compress_level=kw.get("png_compress_level"),
         jpeg_quality=kw.get("jpeg_quality"), scale=checks.dpi_scale(checked),
-        vector=vector, threads=kw["threads"])
+        vector=vector, threads=kw["threads"], codec=kw.get("codec"), crf=kw.get("crf"),
+        strip=bool(kw.get("strip")))
+    if settings.codec is not None and settings.codec not in ("h264", "ffv1", "vp9"):
+        raise ValueError(f"unknown --codec {settings.codec!r}; choose h264 or ffv1 "
+                         "(vp9: WebM's default)")
     if settings.max_pixels == 0:
         settings.max_pixels = None
     return settings, jobs
@@ -233,6 +238,8 @@ def run_mode(mode: str, kw: dict) -> None:
         if progress is not None:
             progress.stop()
     summary = report.summarize(records, time.perf_counter() - t_start, cancelled)
+    for line in report.warning_lines(records):  # once per run, grouped (records hold them all)
+        print(report.printable(f"{common.PROG} warning: {line}"), file=sys.stderr, flush=True)
     if kw["json"]:
         print(report.json_line(summary), flush=True)
     if settings.vector and not kw["json"] and kw["output"] != "-":

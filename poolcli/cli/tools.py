@@ -35,8 +35,10 @@ def info_command(
     max_pixels: Annotated[int | None, typer.Option(
         "--max-pixels", min=0, metavar="N", help="refuse larger images (0: no limit)")] = None,
 ) -> None:
-    """Shape, dtype, mode, frames, format and file size of each file."""
-    from .. import batch
+    """Shape, dtype, mode, frames, format and file size of each file; a video's frame rate,
+    codec and duration, a NIfTI's affine and voxel size, a stack's physical sizes, a
+    GeoTIFF's transform and nodata."""
+    from .. import batch, formats
     from ..inputs import find_inputs
     from ..io.read import DEFAULT_MAX_PIXELS, load_image
 
@@ -48,34 +50,52 @@ def info_command(
     rows, failed = [], 0
     for s in sources:
         try:
-            img = load_image(s.path, max_pixels=limit)
+            kind = formats.kind(s.path) if s.path != "-" else None
+            if kind is not None:  # video, NIfTI, stack, GeoTIFF: their own facts too
+                row = formats.describe(s.path, kind)
+            else:
+                img = load_image(s.path, max_pixels=limit, pages=True)
         except Exception as exc:  # noqa: BLE001 - one line per unreadable file
             print(f"{PROG}: {s.path}: {batch.reason(exc)}", file=sys.stderr, flush=True)
             failed += 1
             continue
-        row = {"input": s.path, "format": img.format, "mode": img.mode,
-               "shape": [int(n) for n in img.array.shape], "dtype": str(img.array.dtype),
-               "frames": int(img.frames), "alpha_channel": img.alpha_channel,
-               "file_bytes": int(img.file_bytes)}
+        if kind is None:
+            row = {"input": s.path, "format": img.format, "mode": img.mode,
+                   "shape": [int(n) for n in img.array.shape], "dtype": str(img.array.dtype),
+                   "frames": int(img.frames), "alpha_channel": img.alpha_channel,
+                   "bits": _bits(img), "file_bytes": int(img.file_bytes)}
+            if img.pages is not None:
+                row["page_shapes"] = [[int(n) for n in p.shape] for p in img.pages]
         if json_:
             import json
 
-            print(json.dumps(row), flush=True)
+            print(json.dumps({k: v for k, v in row.items() if k != "details"}), flush=True)
         rows.append(row)
     if rows and not json_:
         from rich.table import Table
         from rich.text import Text
 
         table = Table(box=None, pad_edge=False, header_style="bold")
-        for col in ("file", "format", "mode", "shape", "dtype", "frames", "bytes"):
-            table.add_column(col, justify="right" if col in ("frames", "bytes") else "left",
+        details = any("details" in r for r in rows)
+        for col in ("file", "format", "mode", "bits", "shape", "dtype", "frames", "bytes",
+                    *(("details",) if details else ())):
+            table.add_column(col, justify="right" if col in ("bits", "frames", "bytes") else "left",
                              overflow="fold")
         for r in rows:
-            table.add_row(Text(r["input"]), r["format"], r["mode"], "x".join(map(str, r["shape"])),
-                          r["dtype"], str(r["frames"]), f"{r['file_bytes']:,}")
+            table.add_row(Text(r["input"]), r["format"], r["mode"], str(r.get("bits", "")),
+                          "x".join(map(str, r["shape"])), r["dtype"], str(r["frames"]),
+                          f"{r['file_bytes']:,}",
+                          *((Text(r.get("details", "")),) if details else ()))
         stdout_console().print(table)
     if failed:
         raise typer.Exit(1)
+
+
+def _bits(img) -> int:
+    """Bits per sample as stored in the file (1 for bilevel images; a .npy's dtype size)."""
+    if img.file_mode == "1" or img.array.dtype.kind == "b":
+        return 1
+    return int(img.array.dtype.itemsize * 8)
 
 
 def modes_command(

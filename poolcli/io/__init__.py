@@ -5,7 +5,13 @@
   orientation, frames and modes)
 - ``write``: ``save_image``, ``output_format`` (the Pillow mode fitted to the data and the
   format, save parameters, ICC and DPI, frames; ``pngwrite`` for plain PNGs)
-- ``pngwrite``: the fast single-frame PNG writer
+- ``pngwrite``: the fast single-frame PNG writer (8-bit, and 16-bit grey and colour)
+- ``npyfile``: ``.npy`` arrays (header, checks, ``allow_pickle=False``) and ``check_pixels``,
+  the ``--max-pixels`` limit every reader checks from a header before decoding
+- ``deep``: 16-bit colour and the TIFFs Pillow cannot read (imagecodecs, tifffile;
+  ``poolcli[depth]``)
+- ``meta``: EXIF, XMP and PNG text read, then adapted for the output (orientation reset,
+  dimensions updated) or dropped with ``--strip``
 - ``fsio``: ``atomic_write`` (temporary name + rename, umask), ``open_input`` (``-`` is
   standard input), ``one_line`` (the reason for an I/O error)
 - ``types``: ``Image``, ``Header`` and the mode names shared by reading and writing

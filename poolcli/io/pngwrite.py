@@ -1,4 +1,5 @@
-"""A fast PNG writer for the common single-frame images (8-bit L, LA, RGB, RGBA; 16-bit L).
+"""A fast PNG writer for the single-frame images (8-bit L, LA, RGB, RGBA; 16-bit L, LA, RGB,
+RGBA: Pillow cannot write 16-bit colour at all).
 
 Why not Pillow's: Pillow tries every PNG filter on every row and deflates on one core; on
 a 2000x1500 RGB result at compress level 1 that is 310 ms, of which zlib is half. Here the
@@ -7,9 +8,11 @@ absolute differences, scored on every fourth byte) and the filtered rows are def
 parts on several threads (zlib releases the GIL), each part ending on a byte boundary
 (Z_SYNC_FLUSH), so the parts join into one valid zlib stream: about 100 ms for that image,
 with a file within 0.3% of Pillow's size. The chunks are the ones Pillow writes for the same
-image: IHDR, iCCP (``b"ICC Profile"``, zlib), pHYs (DPI as Pillow rounds it), IDAT, IEND.
+image: IHDR, iCCP (``b"ICC Profile"``, zlib), pHYs (DPI as Pillow rounds it), then the
+caller's ``chunks`` (eXIf, tEXt/iTXt), IDAT, IEND. A 2000x1500 16-bit RGB image at level 1:
+about 0.40 s (imagecodecs' libpng at level 1: 0.47 s; measured on the 2-core build machine).
 
-``write_png(f, frame, mode, compress_level, icc_profile=None, dpi=None)``; ``handles(mode,
+``write_png(f, frame, mode, compress_level, icc_profile=None, dpi=None, chunks=())``; ``handles(mode,
 frames)`` says whether it applies (else the caller uses Pillow: APNG, palettes, int32, ...).
 """
 
@@ -23,7 +26,8 @@ import zlib
 import numpy as np
 
 #: colour type and channels per mode (PNG 1.2, IHDR)
-_COLOR_TYPE = {"L": (0, 1), "LA": (4, 2), "RGB": (2, 3), "RGBA": (6, 4), "I;16": (0, 1)}
+_COLOR_TYPE = {"L": (0, 1), "LA": (4, 2), "RGB": (2, 3), "RGBA": (6, 4), "I;16": (0, 1),
+               "LA;16": (4, 2), "RGB;16": (2, 3), "RGBA;16": (6, 4)}
 
 #: deflate in parts of at least this many bytes (smaller images: one part, no threads)
 PART_BYTES = 2 * 2**20
@@ -102,11 +106,12 @@ def deflate(data: np.ndarray, level: int) -> bytes:
 
 
 def write_png(f, frame: np.ndarray, mode: str, compress_level: int,
-              icc_profile: bytes | None = None, dpi=None) -> None:
-    """Write one (H, W, C) frame (uint8; uint16 for ``I;16``) as PNG to the binary file ``f``."""
+              icc_profile: bytes | None = None, dpi=None, chunks=()) -> None:
+    """Write one (H, W, C) frame (uint8; uint16 for ``I;16`` and the ``;16`` modes) as PNG to
+    the binary file ``f``; ``chunks``: more (type, data) chunks, written before IDAT."""
     color_type, channels = _COLOR_TYPE[mode]
     h, w = frame.shape[:2]
-    depth = 16 if mode == "I;16" else 8
+    depth = 16 if mode.endswith(";16") else 8
     data = np.ascontiguousarray(frame, dtype=">u2" if depth == 16 else np.uint8)
     bpp = channels * depth // 8
     rows = data.reshape(h, -1).view(np.uint8)
@@ -123,6 +128,7 @@ def write_png(f, frame: np.ndarray, mode: str, compress_level: int,
     if dpi:
         out.append(_chunk(b"pHYs", struct.pack(">IIB", int(dpi[0] / 0.0254 + 0.5),
                                                int(dpi[1] / 0.0254 + 0.5), 1)))
+    out += [_chunk(kind, data) for kind, data in chunks]
     f.write(b"".join(out))
     f.write(_chunk(b"IDAT", deflate(filtered, level)))
     f.write(_chunk(b"IEND", b""))

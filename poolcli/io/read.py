@@ -42,19 +42,29 @@ frames, so each frame is the full picture as shown); frames are converted to one
 numeric frames mixed together become I (int32) or F (float32)); frames of different sizes are
 an error. A multi-picture JPEG (MPO) reads as its first picture, format ``JPEG``.
 
+16-bit colour (PNG bit depth 16 with colour type 2/4/6, from the IHDR; TIFF with more than 8
+bits per sample and more than one sample, from its tags), which Pillow reads as 8 bits, is
+decoded at full depth instead: PNG by imagecodecs (``png_decode``), TIFF by tifffile; the
+modes are ``LA;16``, ``RGB;16``, ``RGBA;16`` (uint16). Without the decoder such a file raises
+``ImageError`` naming the extra (``poolcli[depth]``), never reads at 8 bits. A TIFF Pillow
+cannot identify is read by tifffile (float colour, separate planes: mode ``raw``, the samples
+as stored). With ``pages=True`` a TIFF whose pages differ in size comes back with
+``Image.pages`` (one array per page); otherwise that is an ``ImageError``.
+
 ``--max-pixels``: width x height of each frame (from the header, before any pixel is
 decoded; for ``.npy`` from the array header) over the limit raises ``ImageError("image is
 W x H = N pixels, over the limit of M (--max-pixels)")``; 0 or ``None`` means no limit.
-Pillow's own decompression-bomb limit is lifted while poolcli decodes (our check, done first,
-replaces it; its error or warning can therefore never escape).
+Pillow's own decompression-bomb check is skipped only in the thread that is reading for
+poolcli (``_reading``): ``MAX_IMAGE_PIXELS`` is never changed, other threads keep it.
 
 Every failure (missing, empty, truncated, corrupt or non-image file, bad ``.npy``) raises
 ``ImageError`` whose ``str()`` is a one-line reason without the path.
 
 Kept in ``Image.info`` for the output: ``icc_profile`` (bytes), ``dpi`` ((x, y)),
 ``duration`` (list of ms per frame, multi-frame files), ``loop``, ``compression`` (TIFF LZW or
-Deflate only), ``orientation`` (the EXIF orientation that was applied, when not 1).
-EXIF, XMP and text chunks are not carried to the output.
+Deflate only), ``orientation`` (the EXIF orientation that was applied, when not 1), ``exif``
+(the raw block of a JPEG, PNG or WebP; a TIFF's tags are not copied as EXIF), ``xmp`` (bytes)
+and ``text`` (PNG tEXt/iTXt/zTXt chunks, ``{key: value}``); ``write`` adapts them.
 """
 
 from __future__ import annotations
@@ -68,16 +78,14 @@ from contextlib import contextmanager
 import numpy as np
 
 from ..errors import ImageError
+from . import deep, npyfile
+from . import meta as metadata
 from .fsio import one_line, open_input
+from .npyfile import DEFAULT_MAX_PIXELS, check_pixels, npy_header
 from .types import ALPHA_MODES, EIGHT_BIT, TIFF_COMPRESSIONS, Header, Image
 
 __all__ = ["DEFAULT_MAX_PIXELS", "Header", "Image", "header", "load_bytes", "load_image",
            "npy_header"]
-
-#: refuse images larger than this many pixels per frame (from the header, before decoding)
-DEFAULT_MAX_PIXELS = 178_956_970  # Pillow's own decompression-bomb limit (~180 MP)
-
-NPY_MAGIC = b"\x93NUMPY"
 
 #: Pillow format names read as another
 _FORMAT_ALIASES = {"MPO": "JPEG"}
@@ -86,101 +94,48 @@ _FORMAT_ALIASES = {"MPO": "JPEG"}
 # --------------------------------------------------------------------------- limits
 
 
-_limit_lock = threading.Lock()
-_limit_users = 0
-_limit_saved: int | None = None
+_local = threading.local()
+_guard_lock = threading.Lock()
+
+
+def _open(f):
+    """``PIL.Image.open`` for a poolcli read (call it inside ``_reading()``)."""
+    from PIL import Image as PILImage
+
+    f.seek(0)
+    return PILImage.open(f)
 
 
 @contextmanager
-def _pillow_limit_lifted():
-    """Lift Pillow's decompression-bomb limit (our own header check replaces it).
+def _reading():
+    """Pillow's decompression-bomb check off in this thread only, while poolcli reads.
 
-    Reference-counted across threads: the limit is restored when the last reader finishes.
+    Our check (``--max-pixels``, from the header, before any decoding) replaces it. Pillow's
+    check reads the global ``MAX_IMAGE_PIXELS``, and lifting that would lift it for every
+    thread of the process; instead ``PIL.Image._decompression_bomb_check`` is wrapped once
+    by a function that skips it in a thread that is inside a poolcli read and calls the
+    original everywhere else, so Pillow's limit (and its warning) stays in force for all
+    other code.
     """
-    global _limit_users, _limit_saved
     from PIL import Image as PILImage
 
-    with _limit_lock:
-        if _limit_users == 0:
-            _limit_saved = PILImage.MAX_IMAGE_PIXELS
-            PILImage.MAX_IMAGE_PIXELS = None
-        _limit_users += 1
+    with _guard_lock:
+        current = PILImage._decompression_bomb_check
+        if not getattr(current, "_poolcli_guard", False):
+            def check(*args, **kwargs):
+                if getattr(_local, "depth", 0):
+                    return None
+                return current(*args, **kwargs)
+
+            check._poolcli_guard = True  # type: ignore[attr-defined]
+            PILImage._decompression_bomb_check = check
+    _local.depth = getattr(_local, "depth", 0) + 1
     try:
-        yield PILImage
+        yield
     finally:
-        with _limit_lock:
-            _limit_users -= 1
-            if _limit_users == 0:
-                PILImage.MAX_IMAGE_PIXELS = _limit_saved
+        _local.depth -= 1
 
 
-def _check_pixels(width: int, height: int, max_pixels: int | None) -> None:
-    if max_pixels is None or max_pixels == 0:
-        return
-    if max_pixels < 0:
-        raise ValueError(f"max_pixels must be >= 0 (0 = no limit), got {max_pixels}")
-    n = int(width) * int(height)
-    if n > max_pixels:
-        raise ImageError(f"image is {width} x {height} = {n} pixels, over the limit of "
-                         f"{max_pixels} (--max-pixels)")
-
-# --------------------------------------------------------------------------- .npy
-
-
-def npy_header(f) -> tuple[tuple[int, ...], bool, np.dtype]:
-    fmt = np.lib.format
-    try:
-        version = fmt.read_magic(f)
-        if version == (1, 0):
-            shape, fortran, dtype = fmt.read_array_header_1_0(f)
-        elif version == (2, 0):
-            shape, fortran, dtype = fmt.read_array_header_2_0(f)
-        else:
-            raise ImageError(f"unsupported .npy format version {version[0]}.{version[1]}")
-    except ImageError:
-        raise
-    except Exception as exc:  # ValueError, EOFError, SyntaxError from a damaged header
-        raise ImageError(f"not a valid .npy file: {one_line(exc)}") from exc
-    return tuple(shape), fortran, dtype
-
-
-def _npy_plane(shape) -> tuple[int, int, int]:
-    """(frames, height, width) of a natural-layout array shape."""
-    if len(shape) == 4:
-        return shape[0], shape[1], shape[2]
-    return 1, shape[0], shape[1]
-
-
-def _check_npy(shape, dtype) -> None:
-    if dtype.hasobject:
-        raise ImageError("the .npy file holds Python objects (pickled data), which are "
-                         "never loaded")
-    if dtype.kind not in "biuf" or dtype.fields is not None:
-        raise ImageError(f"a .npy array of dtype {dtype} is not an image; use an integer, "
-                         "floating or boolean dtype")
-    if not 2 <= len(shape) <= 4:
-        raise ImageError(f"a .npy array must have 2 to 4 dimensions ((H, W), (H, W, C) or "
-                         f"(D, H, W, C)); this one has shape {tuple(shape)}")
-
-
-def _load_npy(f, source, size, max_pixels) -> Image:
-    shape, _fortran, dtype = npy_header(f)
-    _check_npy(shape, dtype)
-    frames, h, w = _npy_plane(shape)
-    _check_pixels(w, h, max_pixels)
-    # the data the header promises must be in the file: a few bytes claiming 10**12
-    # elements are refused here, before NumPy allocates the array
-    need = f.tell() + math.prod(shape) * dtype.itemsize
-    if need > size:
-        raise ImageError(f"cannot read the .npy data: the file is truncated (its header "
-                         f"promises {need} bytes, the file has {size})")
-    f.seek(0)
-    try:
-        arr = np.load(f, allow_pickle=False)
-    except Exception as exc:  # truncated data: ValueError / EOFError / OSError
-        raise ImageError(f"cannot read the .npy data: {one_line(exc)}") from exc
-    return Image(arr, "npy", None, "NPY", frames=frames, source=source, file_bytes=size,
-                 file_mode="npy")
 
 
 # --------------------------------------------------------------------------- Pillow
@@ -381,49 +336,154 @@ def _check_tiff_directories(f, size: int) -> None:
     f.seek(0)
 
 
-def _load_pil(f, source, size, max_pixels) -> Image:
-    with _pillow_limit_lifted() as PILImage:
-        try:
-            im = PILImage.open(f)
-        except PILImage.UnidentifiedImageError:
-            raise ImageError("not an image file (or a format Pillow cannot read)") from None
-        except Exception as exc:
-            raise ImageError(f"cannot read the image header: {one_line(exc)}") from exc
-        fmt = _FORMAT_ALIASES.get(im.format, im.format or "unknown")
-        file_mode = im.mode
-        _check_pixels(*im.size, max_pixels)
+def _load_png_deep(f, im, info: dict, max_pixels) -> tuple[list, list, list]:
+    """A 16-bit colour PNG at full depth (imagecodecs: libpng; Pillow would give 8 bits).
+
+    imagecodecs over an own decoder: the Paeth and average filters cannot be undone row by
+    row in NumPy, and libpng decodes a 2000x1500 16-bit RGB PNG in 180 ms (measured).
+    """
+    if int(getattr(im, "n_frames", 1)) > 1:
+        raise ImageError("a 16-bit colour animated PNG cannot be read at full depth")
+    try:
+        import imagecodecs
+    except ImportError:
+        raise ImageError(f"this is a 16-bit colour PNG; reading it without losing depth "
+                         f"needs imagecodecs ({deep.DEPTH_EXTRA})") from None
+    f.seek(0)
+    try:
+        arr = imagecodecs.png_decode(f.read())
+    except Exception as exc:  # imagecodecs.PngError and the like
+        raise ImageError(f"cannot decode this PNG file: {one_line(exc)}") from exc
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    orientation = _orientation(im)
+    _frame_info(im, info, orientation)
+    metadata.read_metadata(im, info, "PNG")
+    return [_orient(arr, orientation)], [deep.deep_mode(arr, "a PNG")], [None]
+
+
+def _load_tifffile(f, im, info: dict, max_pixels) -> tuple[list, list, list]:
+    """Every page of a TIFF with tifffile: 16-bit colour (Pillow would give 8 bits) and TIFFs
+    Pillow cannot identify. Each page's size is checked before it is decoded."""
+    try:
+        import tifffile
+    except ImportError:
+        what = "a TIFF with more than 8 bits per colour sample" if im is not None else \
+            "a TIFF that Pillow cannot read"
+        raise ImageError(f"this is {what}; reading it needs tifffile ({deep.DEPTH_EXTRA})") from None
+    f.seek(0)
+    arrays, modes = [], []
+    try:
+        with tifffile.TiffFile(f) as tf:
+            for page in tf.pages:
+                check_pixels(page.imagewidth, page.imagelength, max_pixels)
+                if page.photometric not in (0, 1, 2):  # MINISWHITE, MINISBLACK, RGB
+                    raise ImageError(f"a TIFF with photometric {page.photometric.name} "
+                                     "(more than 8 bits per sample) is not supported")
+                arr = page.asarray()
+                if arr.ndim == 3 and page.planarconfig == 2:  # separate planes: (C, H, W)
+                    arr = np.moveaxis(arr, 0, -1)
+                if arr.ndim == 2:
+                    arr = arr[:, :, None]
+                if arr.ndim != 3:
+                    raise ImageError(f"a TIFF page of shape {arr.shape} is not an image")
+                if arr.dtype.byteorder == ">":
+                    arr = arr.astype(arr.dtype.newbyteorder("="))
+                arrays.append(np.ascontiguousarray(arr))
+                modes.append(deep.deep_mode(arr, "a TIFF"))
+    except ImageError:
+        raise
+    except Exception as exc:  # tifffile's errors, missing codecs (LZW needs imagecodecs)
+        raise ImageError(f"cannot decode this TIFF file: {one_line(exc)}") from exc
+    if not arrays:
+        raise ImageError("the TIFF file has no pages")
+    orientation = 1
+    if im is not None:
+        orientation = _orientation(im)
+        _frame_info(im, info, orientation)
+        metadata.read_metadata(im, info, "TIFF")
+    arrays = [_orient(a, orientation) for a in arrays]
+    return arrays, modes, [None] * len(arrays)
+
+
+def _load_pil(f, source, size, max_pixels, pages: bool = False) -> Image:
+    with _reading():
+        return _load_pil_checked(f, source, size, max_pixels, pages)
+
+
+def _load_pil_checked(f, source, size, max_pixels, pages: bool) -> Image:
+    from PIL import Image as PILImage
+
+    try:
+        im = _open(f)
+    except PILImage.UnidentifiedImageError:
+        if deep.is_tiff(f):  # a TIFF Pillow cannot identify: tifffile may read it
+            _check_tiff_directories(f, size)  # a cut file: said so, before tifffile logs
+            info: dict = {}
+            arrays, modes, durations = _load_tifffile(f, None, info, max_pixels)
+            return _assemble(arrays, modes, durations, info, None, "TIFF", "TIFF", source,
+                             size, pages)
+        raise ImageError("not an image file (or a format Pillow cannot read)") from None
+    except Exception as exc:
+        raise ImageError(f"cannot read the image header: {one_line(exc)}") from exc
+    fmt = _FORMAT_ALIASES.get(im.format, im.format or "unknown")
+    file_mode = im.mode
+    info = {}
+    try:
+        check_pixels(*im.size, max_pixels)
         if fmt == "TIFF":
-            try:
-                _check_tiff_directories(f, size)
-            except ImageError:
-                im.close()
-                raise
-        try:
-            n = 1 if fmt == "JPEG" else int(getattr(im, "n_frames", 1))
-            arrays, modes, durations, info = [], [], [], {}
-            for i in range(n):
-                if i:
-                    im.seek(i)
-                    _check_pixels(*im.size, max_pixels)
-                arr, mode, orientation = _frame_array(im, fmt)
-                if i == 0:
-                    _frame_info(im, info, orientation)
-                    loop = im.info.get("loop")
-                elif arr.shape[:2] != arrays[0].shape[:2]:
-                    h0, w0 = arrays[0].shape[:2]
-                    raise ImageError(f"frame {i + 1} is {arr.shape[1]} x {arr.shape[0]} but "
-                                     f"frame 1 is {w0} x {h0}; all frames must have one size")
-                arrays.append(arr)
-                modes.append(mode)
-                durations.append(im.info.get("duration"))
-        except ImageError:
-            raise
-        except Exception as exc:  # OSError, SyntaxError, ValueError, struct.error, EOFError, ...
-            raise ImageError(f"cannot decode this {fmt} file: {one_line(exc)}") from exc
-        finally:
-            im.close()
+            _check_tiff_directories(f, size)
+        if fmt == "PNG" and deep.png_is_deep(f):
+            arrays, modes, durations = _load_png_deep(f, im, info, max_pixels)
+            return _assemble(arrays, modes, durations, info, None, fmt, file_mode, source,
+                             size, pages)
+        if fmt == "TIFF" and deep.tiff_is_deep(im):
+            arrays, modes, durations = _load_tifffile(f, im, info, max_pixels)
+            return _assemble(arrays, modes, durations, info, None, fmt, file_mode, source,
+                             size, pages)
+        n = 1 if fmt == "JPEG" else int(getattr(im, "n_frames", 1))
+        arrays, modes, durations, loop = [], [], [], None
+        for i in range(n):
+            if i:
+                im.seek(i)
+                check_pixels(*im.size, max_pixels)
+            arr, mode, orientation = _frame_array(im, fmt)
+            if i == 0:
+                _frame_info(im, info, orientation)
+                metadata.read_metadata(im, info, fmt)
+                loop = im.info.get("loop")
+            arrays.append(arr)
+            modes.append(mode)
+            durations.append(im.info.get("duration"))
+    except ImageError:
+        raise
+    except Exception as exc:  # OSError, SyntaxError, ValueError, struct.error, EOFError, ...
+        raise ImageError(f"cannot decode this {fmt} file: {one_line(exc)}") from exc
+    finally:
+        im.close()
+    return _assemble(arrays, modes, durations, info, loop, fmt, file_mode, source, size, pages)
+
+
+def _assemble(arrays, modes, durations, info, loop, fmt, file_mode, source, size,
+              pages: bool) -> Image:
+    """Frames -> one ``Image``: one common mode, stacked when they share a size; TIFF pages of
+    different sizes kept apart in ``Image.pages`` (with ``pages=True``)."""
+    n = len(arrays)
     mode = _common_mode(modes)
     arrays = [_convert_frame(a, m, mode) for a, m in zip(arrays, modes)]
+    sizes = [a.shape[:2] for a in arrays]
+    alpha = arrays[0].shape[-1] - 1 if mode in ALPHA_MODES else None
+    if len(set(sizes)) > 1:
+        i = next(i for i, s in enumerate(sizes) if s != sizes[0])
+        if not (pages and fmt == "TIFF"):
+            hint = (" (TIFF pages of different sizes are pooled page by page with a "
+                    "two-number window)" if fmt == "TIFF" else "")
+            raise ImageError(f"frame {i + 1} is {sizes[i][1]} x {sizes[i][0]} but frame 1 is "
+                             f"{sizes[0][1]} x {sizes[0][0]}; all frames must have one "
+                             f"size{hint}")
+        flat = [np.ascontiguousarray(a[:, :, 0] if a.shape[2] == 1 else a) for a in arrays]
+        return Image(flat[0], mode, alpha, fmt, frames=n, info=info, source=source,
+                     file_bytes=size, file_mode=file_mode, pages=flat)
     if n == 1:
         arr = arrays[0]
         arr = np.ascontiguousarray(arr[:, :, 0] if arr.shape[2] == 1 else arr)
@@ -433,7 +493,6 @@ def _load_pil(f, source, size, max_pixels) -> Image:
             info["duration"] = [float(d or 0) for d in durations]
         if loop is not None:
             info["loop"] = loop
-    alpha = arr.shape[-1] - 1 if mode in ALPHA_MODES else None
     return Image(arr, mode, alpha, fmt, frames=n, info=info, source=source, file_bytes=size,
                  file_mode=file_mode)
 
@@ -441,32 +500,35 @@ def _load_pil(f, source, size, max_pixels) -> Image:
 # --------------------------------------------------------------------------- reading API
 
 
-def load_image(path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Image:
+def load_image(path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS,
+               pages: bool = False) -> Image:
     """Read an image file (or ``-`` for standard input) or a ``.npy`` array.
 
-    Raises ``ImageError`` (one-line reason) for anything that cannot be read.
+    ``pages``: a TIFF whose pages differ in size comes back with ``Image.pages`` (one array
+    per page) instead of raising ``ImageError``. Raises ``ImageError`` (one-line reason) for
+    anything that cannot be read.
     """
     with open_input(path) as (f, source, size):
         if size == 0:
             raise ImageError("empty input" if source == "-" else "empty file")
-        head = f.read(len(NPY_MAGIC))
+        head = f.read(len(npyfile.NPY_MAGIC))
         f.seek(0)
-        if head == NPY_MAGIC:
-            return _load_npy(f, source, size, max_pixels)
+        if head == npyfile.NPY_MAGIC:
+            return npyfile.load_npy(f, source, size, max_pixels)
         if source.lower().endswith(".npy"):
             raise ImageError("not a .npy file (no NumPy header)")
-        return _load_pil(f, source, size, max_pixels)
+        return _load_pil(f, source, size, max_pixels, pages)
 
 
 def load_bytes(data: bytes, *, max_pixels: int | None = DEFAULT_MAX_PIXELS,
-               source: str = "-") -> Image:
+               source: str = "-", pages: bool = False) -> Image:
     """``load_image`` for an encoded image (or ``.npy``) already in memory."""
     f = io.BytesIO(data)
     if not data:
         raise ImageError("empty input")
-    if data[: len(NPY_MAGIC)] == NPY_MAGIC:
-        return _load_npy(f, source, len(data), max_pixels)
-    return _load_pil(f, source, len(data), max_pixels)
+    if data[: len(npyfile.NPY_MAGIC)] == npyfile.NPY_MAGIC:
+        return npyfile.load_npy(f, source, len(data), max_pixels)
+    return _load_pil(f, source, len(data), max_pixels, pages)
 
 
 def header(path) -> Header:
@@ -477,29 +539,37 @@ def header(path) -> Header:
     with open_input(path) as (f, source, size):
         if size == 0:
             raise ImageError("empty file")
-        if f.read(len(NPY_MAGIC)) == NPY_MAGIC:
+        if f.read(len(npyfile.NPY_MAGIC)) == npyfile.NPY_MAGIC:
             f.seek(0)
-            shape, _fortran, dtype = npy_header(f)
-            _check_npy(shape, dtype)
-            frames, h, w = _npy_plane(shape)
+            shape, _fortran, dtype = npyfile.npy_header(f)
+            npyfile.check_npy(shape, dtype)
+            frames, h, w = npyfile.npy_plane(shape)
             return Header(int(w), int(h), int(frames), "npy", "NPY")
-        f.seek(0)
-        with _pillow_limit_lifted() as PILImage:
-            try:
-                with PILImage.open(f) as im:
-                    fmt = _FORMAT_ALIASES.get(im.format, im.format or "unknown")
-                    w, h = im.size
-                    frames = 1 if fmt == "JPEG" else int(getattr(im, "n_frames", 1))
-                    transparent = bool(getattr(im, "has_transparency_data", False))
-                    mode = _normal_mode(im.mode, transparent)
-                    if im.mode == "I" and fmt == "PPM":
-                        mode = "I;16"
-                    # orientation only where it is known without decoding
-                    cheap = fmt in ("JPEG", "TIFF", "WEBP") or "exif" in im.info
-                    if cheap and _orientation(im) >= 5:
-                        w, h = h, w
-            except PILImage.UnidentifiedImageError:
+        from PIL import Image as PILImage
+
+        try:
+            with _reading(), _open(f) as im:
+                fmt = _FORMAT_ALIASES.get(im.format, im.format or "unknown")
+                w, h = im.size
+                frames = 1 if fmt == "JPEG" else int(getattr(im, "n_frames", 1))
+                transparent = bool(getattr(im, "has_transparency_data", False))
+                mode = _normal_mode(im.mode, transparent)
+                if im.mode == "I" and fmt == "PPM":
+                    mode = "I;16"
+                if fmt == "PNG" and deep.png_is_deep(f):
+                    mode = {2: "RGB;16", 4: "LA;16", 6: "RGBA;16"}[deep.png_colour_type(f)]
+                elif fmt == "TIFF" and deep.tiff_is_deep(im):
+                    samples = int(im.tag_v2.get(277, 1))
+                    mode = ("I;16", "LA;16", "RGB;16", "RGBA;16")[min(samples, 4) - 1]
+                # orientation only where it is known without decoding
+                cheap = fmt in ("JPEG", "TIFF", "WEBP") or "exif" in im.info
+                if cheap and _orientation(im) >= 5:
+                    w, h = h, w
+        except PILImage.UnidentifiedImageError:
+            if not deep.is_tiff(f):
                 raise ImageError("not an image file (or a format Pillow cannot read)") from None
-            except Exception as exc:
-                raise ImageError(f"cannot read the image header: {one_line(exc)}") from exc
+            _check_tiff_directories(f, size)
+            return deep.tifffile_header(f)
+        except Exception as exc:
+            raise ImageError(f"cannot read the image header: {one_line(exc)}") from exc
     return Header(int(w), int(h), frames, mode, fmt)
