@@ -341,7 +341,7 @@ def _power(value) -> float:
     try:
         v = float(value)
     except (TypeError, ValueError):
-        raise ValueError(f"p must be a number > 0 or inf, got {value!r}") from None
+        raise ValueError(f"p must be a number, got {value!r}") from None
     if not v > 0:  # also NaN
         raise ValueError(f"p must be a number > 0 or inf, got {value!r}")
     return v
