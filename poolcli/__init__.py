@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # what type checkers see behind the lazy __getattr__ below
     from .plan import Result as Result
 
 __version__ = "0.1.0"
-__all__ = ["pool", "load_image", "save_image", "MODES", "Result", "__version__"]
+__all__ = ["pool", "unpool", "load_image", "save_image", "MODES", "Result", "__version__"]
 
 
 def __getattr__(name: str) -> object:
@@ -27,6 +27,10 @@ def __getattr__(name: str) -> object:
         from .api import pool
 
         return pool
+    if name == "unpool":
+        from .api import unpool
+
+        return unpool
     if name == "load_image":
         from .io.read import load_image
 

@@ -135,6 +135,9 @@ def run(x, mode: str, size=2, stride=None, padding=0, dilation=1, ceil_mode=Fals
 
     spec = modes.get(mode)
     opts = mode_options(spec, options)
+    if isinstance(x, np.ma.MaskedArray):
+        return _run_masked(x, mode, size, stride, padding, dilation, ceil_mode, backend,
+                           alpha_channel, opts)
     if opts.get("antialias"):
         return _run_maxblur(x, size, stride, padding, dilation, ceil_mode, backend,
                             alpha_channel, opts)
@@ -157,6 +160,10 @@ def run(x, mode: str, size=2, stride=None, padding=0, dilation=1, ceil_mode=Fals
     y4, compile_s = pool_dhwc(x4, plan, be, linear=bool(opts.get("linear_light")),
                               alpha_channel=alpha_channel)
     elapsed = time.perf_counter() - t0
+    idx = None
+    if plan.return_indices:
+        y4, idx4 = y4
+        idx = restore(idx4, ndim)
     y = restore(y4, ndim)
     if spec.returns == "vector":
         y = y4.reshape(y4.shape[0], y4.shape[3])
@@ -165,7 +172,72 @@ def run(x, mode: str, size=2, stride=None, padding=0, dilation=1, ceil_mode=Fals
     if y.dtype != caller_dtype:
         y = y.astype(caller_dtype)
     return Result(array=y, plan=plan, backend=be.NAME, pool_seconds=elapsed,
-                  compile_seconds=compile_s)
+                  compile_seconds=compile_s, indices=idx)
+
+
+def _run_masked(x, mode, size, stride, padding, dilation, ceil_mode, backend, alpha_channel,
+                opts) -> Result:
+    """A numpy.ma.MaskedArray: masked cells are absent, as nodata (``nodata`` given: they
+    become V; else a value that no unmasked cell holds stands in for them); the result comes
+    back masked where a window has too few valid cells."""
+    from . import reference
+
+    data = np.asarray(np.ma.getdata(x))
+    mask = np.ma.getmaskarray(x)
+    filled, nodata = _fill_masked(data, mask, opts.get("nodata"))
+    opts = dict(opts, nodata=nodata)
+    res = run(filled, mode, size, stride, padding, dilation, ceil_mode, backend, alpha_channel,
+              **opts)
+    if res.plan.mode == "spp" or "nodata" not in modes.MODES[mode].options:
+        return res
+    x4 = as_dhwc(filled)
+    if x4.dtype != res.plan.dtype:
+        x4 = x4.astype(res.plan.dtype)
+    keep4 = reference.kept(x4, res.plan)
+    invalid = ~(keep4.reshape(res.array.shape) if modes.MODES[mode].returns == "vector"
+                else restore(keep4, data.ndim))
+    y = res.array
+    if y.dtype != data.dtype:  # a widened integer array: back to the caller's dtype
+        y = np.where(invalid, 0, y).astype(data.dtype)
+    res.array = np.ma.masked_array(y, mask=invalid)
+    if res.indices is not None:
+        res.indices = np.ma.masked_array(res.indices, mask=invalid)
+    return res
+
+
+def _fill_masked(data: np.ndarray, mask: np.ndarray, nodata):
+    """-> (the data with masked cells set to the nodata value, that value)."""
+    if nodata is not None or not mask.any():
+        filled = data.copy()
+        if mask.any():
+            filled[mask] = np.nan if str(nodata).strip().lower() == "nan" else nodata
+        return filled, nodata
+    values = data[~mask]
+    if data.dtype.kind == "f":
+        if not np.isnan(values).any():
+            return np.where(mask, np.nan, data).astype(data.dtype), "nan"
+        for v in (-np.inf, np.inf):
+            if not (values == v).any():
+                return np.where(mask, v, data).astype(data.dtype), float(v)
+        data = data.astype(np.float64)
+        v = float(np.nextafter(np.nanmax(values[np.isfinite(values)]), np.inf)) \
+            if np.isfinite(values).any() else 0.0
+        return np.where(mask, v, data), v
+    if data.dtype.kind in "ui":
+        info = np.iinfo(data.dtype)
+        used = np.unique(values)
+        for v in (info.min, info.max):
+            if not (used == v).any():
+                return np.where(mask, data.dtype.type(v), data), int(v)
+        gaps = np.nonzero(np.diff(used.astype(object) if data.dtype.itemsize == 8
+                                  else used.astype(np.int64)) > 1)[0]
+        if len(gaps):
+            v = int(used[gaps[0]]) + 1
+            return np.where(mask, data.dtype.type(v), data), v
+        wider = np.int64 if data.dtype.itemsize >= 4 else np.int32
+        v = int(info.min) - 1
+        return np.where(mask, v, data.astype(wider)), v
+    return data, nodata
 
 
 def premultiplies(plan: Plan, alpha_channel: int | None) -> bool:
@@ -322,9 +394,55 @@ def pool(x: Any, mode: str, size: Any = 2, stride: Any = None, padding: Any = 0,
     from . import layouts
 
     engine = layouts.Engine(run, kernel_dtype, pool_dhwc)
-    return layouts.pool(engine, x, mode, size=size, stride=stride, padding=padding,
-                        dilation=dilation, ceil_mode=ceil_mode, backend=backend, layout=layout,
-                        **options).array
+    res = layouts.pool(engine, x, mode, size=size, stride=stride, padding=padding,
+                       dilation=dilation, ceil_mode=ceil_mode, backend=backend, layout=layout,
+                       **options)
+    if options.get("return_indices"):
+        return res.array, res.indices
+    return res.array
+
+
+def unpool(y, indices, output_size) -> np.ndarray:
+    """Undo max pooling as ``torch.nn.functional.max_unpool2d``: zeros of the input's shape
+    with each pooled value put back at its index (``pool(..., return_indices=True)``).
+
+    ``y`` and ``indices`` (H, W), (H, W, C) or (D, H, W, C); ``output_size`` (H, W) of the
+    input (per frame of a (D, H, W, C) stack), or (D, H, W) for indices of 3-D windows.
+    Where windows overlap, the last value written wins (all are equal: the same cell).
+    """
+    from .options import parse_ints
+
+    y = np.asarray(y)
+    idx = np.asarray(indices)
+    if y.shape != idx.shape:
+        raise ValueError(f"the indices' shape {idx.shape} differs from the pooled array's "
+                         f"{y.shape}")
+    if not np.issubdtype(idx.dtype, np.integer):
+        raise ValueError(f"indices must be integers, got {idx.dtype}")
+    size = parse_ints(tuple(output_size) if not isinstance(output_size, str) else output_size,
+                      "output size", lengths=(2, 3))
+    y4, i4 = dhwc_view(y), dhwc_view(idx)
+    d, c = y4.shape[0], y4.shape[3]
+    if len(size) == 3:
+        if y.ndim != 4:
+            raise ValueError("a DxHxW output size needs a (D, H, W, C) array")
+        planes, plane = 1, size[0] * size[1] * size[2]
+        out_shape = (*size, c)
+        src, ind = y4.reshape(1, -1, c), i4.reshape(1, -1, c)
+    else:
+        planes, plane = d, size[0] * size[1]
+        out_shape = (d, *size, c)
+        src, ind = y4.reshape(d, -1, c), i4.reshape(d, -1, c)
+    valid = ind >= 0  # -1: a window without a valid cell (nodata)
+    if (ind >= plane).any():
+        raise ValueError(f"an index ({int(ind.max())}) lies outside the output size "
+                         f"{'x'.join(map(str, size))}")
+    out = np.zeros((planes, plane, c), dtype=y.dtype)
+    p_ix = np.broadcast_to(np.arange(planes)[:, None, None], ind.shape)
+    c_ix = np.broadcast_to(np.arange(c)[None, None, :], ind.shape)
+    out[p_ix[valid], ind[valid], c_ix[valid]] = src[valid]
+    out = out.reshape(out_shape)
+    return restore(out, y.ndim)
 
 
 def _options_doc() -> str:

@@ -88,8 +88,6 @@ MODES: dict[str, Mode] = {
     )
 }
 
-# MaxBlurPool (Zhang 2019): ``max --antialias`` = max at stride 1, then blurpool at the stride
-MODES["max"] = replace(MODES["max"], options=MODES["max"].options + ("antialias", "filter_size"))
 
 #: every option a mode may take, with its default (the CLI and the API share them)
 OPTION_DEFAULTS: dict[str, object] = {
@@ -112,7 +110,16 @@ OPTION_DEFAULTS: dict[str, object] = {
     "q": 0.5,
     "filter_size": 3,  # blurpool (antialiased_cnns' own default is 4)
     "antialias": False,
+    # issue 14 items 3, 4, 6
+    "nodata": None,
+    "min_valid": None,
+    "return_indices": False,
+    "per_channel": False,
 }
+
+#: the options issue 14 adds to the existing modes (nodata: item 3; indices: item 4)
+_NODATA = ("nodata", "min_valid")
+_INDICES = ("return_indices",)
 
 #: which --op values each mode accepts
 OPS: dict[str, tuple[str, ...]] = {
@@ -120,6 +127,20 @@ OPS: dict[str, tuple[str, ...]] = {
     "adaptive": ("max", "avg"),
     "spp": ("max", "avg"),
 }
+
+
+def _add_options(names: tuple[str, ...], extra: tuple[str, ...]) -> None:
+
+    for name in names:
+        MODES[name] = replace(MODES[name], options=MODES[name].options + extra)
+
+
+_add_options(("max", "min", "avg", "lp", "mixed", "softpool", "weighted", "global", "adaptive",
+              "spp", "mode", "median", "quantile"), _NODATA)
+_add_options(("max", "min", "fractional", "adaptive"), _INDICES)
+_add_options(("stochastic",), ("per_channel",))
+# MaxBlurPool (Zhang 2019): ``max --antialias`` = max at stride 1, then blurpool at the stride
+_add_options(("max",), ("antialias", "filter_size"))
 
 
 def get(name: str) -> Mode:

@@ -231,6 +231,19 @@ SPECS: dict[str, OptionSpec] = {s.name: s for s in (
                help="softmax temperature T > 0 of the weights exp(x/T) (default: 1)"),
     OptionSpec("weights", str | None, None, ("--weights",), metavar="FILE", panel=MODE_OPTIONS,
                help="the weight kernel: .npy or .json, shape KHxKW or KHxKWxC (required)"),
+    OptionSpec("nodata", str | None, None, ("--nodata",), metavar="V|nan", panel=MODE_OPTIONS,
+               help="cells equal to V (or NaN) are absent, like padding; a window without "
+               "enough valid cells gives V"),
+    OptionSpec("min_valid", float | None, None, ("--min-valid",), metavar="F",
+               panel=MODE_OPTIONS,
+               help="with --nodata: the fraction in (0, 1] of a window's cells inside the image "
+               "that must be valid (default: at least one)"),
+    OptionSpec("return_indices", str | None, None, ("--indices",), metavar="IDX.npy",
+               panel=MODE_OPTIONS, image_only=True,
+               help="also write the flat index of each chosen cell (h*W + w per channel, "
+               "int64) to this .npy file, for `poolcli unpool`"),
+    OptionSpec("per_channel", bool, False, ("--per-channel",), panel=MODE_OPTIONS,
+               help="each channel draws its own cell (default: one cell for all channels)"),
     OptionSpec("linear_light", bool, False, ("--linear-light",), panel=MODE_OPTIONS,
                help="pool sRGB colour in linear light (a fine checkerboard averages to ~188, "
                "not 128)"),
@@ -379,6 +392,11 @@ class ModeOptions:
     q: float | None = None
     filter_size: int | None = None
     antialias: bool | None = None
+    nodata: str | None = None
+    min_valid: float | None = None
+    #: the CLI's --indices FILE (a path); the API's return_indices=True
+    return_indices: str | None = None
+    per_channel: bool | None = None
 
     def __post_init__(self) -> None:
         spec = modes.get(self.mode)

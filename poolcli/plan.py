@@ -48,6 +48,11 @@ SELECT_OPS = (OP_MODE, OP_MEDIAN, OP_QUANTILE)
 #: the most cells of one window the CUDA selection kernel holds (a per-thread buffer)
 SELECT_MAX_CELLS = 256
 
+#: lp sums |x|^p as it is when the largest term m^p is in [LP_TINY, LP_HUGE / cells] (no
+#: overflow, no loss to underflow, and the plain formula's numbers to the bit); otherwise
+#: with the window's largest |x| factored out: m * (mean (|x|/m)^p)^(1/p)
+LP_TINY, LP_HUGE = 2.0**-900, 2.0**900
+
 #: dtypes the kernels compute in; others are converted to these and back
 KERNEL_DTYPES = ("uint8", "uint16", "uint32", "int8", "int16", "int32", "int64", "float32",
                  "float64")
@@ -92,6 +97,8 @@ class Plan:
     #: blurpool: reflect padding (top, bottom, left, right) the kernels' input gets first
     #: (``prepare``); ``in_shape`` is the caller's array, the axes are the padded one's
     reflect: tuple[int, int, int, int] | None = None
+    #: max/min reductions also give the flat index of the chosen cell (``return_indices``)
+    return_indices: bool = False
 
     @property
     def out_shape(self) -> tuple[int, int, int, int]:
@@ -108,6 +115,20 @@ class Plan:
             return float_limits(self.dtype)
         return -np.inf, np.inf
 
+    @property
+    def nodata_nan(self) -> bool:
+        return self.nodata is not None and self.nodata != self.nodata
+
+    @property
+    def pools_frames(self) -> bool:
+        """Whether the windows span frames (a 3-D window): indices are then d*H*W + h*W + w."""
+        ad = self.axes[0]
+        return not (ad.step == 1 and ad.regular == (1, 1, 0) and ad.out == self.in_shape[0])
+
+    def keep_threshold(self) -> float:
+        """min_valid's factor: a window is kept when valid >= this * inside (and valid >= 1)."""
+        return 0.0 if self.min_valid is None else self.min_valid * (1.0 - 1e-12)
+
     def tables(self) -> tuple[np.ndarray, np.ndarray]:
         """(3, 4, M) int64 rows start/lo/hi/total per axis, and the (3,) steps: the kernels'
         input."""
@@ -120,18 +141,37 @@ class Plan:
         return tab, steps
 
     def kernel_args(self) -> tuple:
-        """The window kernels' arguments after (x, out), the same for the CPU and CUDA backends:
-        tab, steps, op, fparams (p, temperature, value_scale, lo, hi), alpha, uniform, weights,
-        flags (include_pad, normalize, is_int). Absent arrays are passed as tiny dummies."""
+        """The window kernels' arguments after (x, out, idx), the same for the CPU and CUDA
+        backends: tab, steps, op, fparams (p, temperature, value_scale, lo, hi, keep_threshold),
+        alpha, uniform (Do, Ho, Wo, 1 or C), weights, flags (include_pad, normalize, is_int,
+        has_nodata, nodata_nan, want_indices, pools_frames), special (the dtype's values:
+        nodata V, the integer minimum and maximum, for exact stores).
+        Absent arrays are passed as tiny dummies."""
         tab, steps = self.tables()
         lo, hi = self.limits
-        fparams = np.array([self.p, self.temperature, self.value_scale, lo, hi], dtype=np.float64)
-        flags = np.array([self.count_include_pad, self.normalize, self.is_int], dtype=np.int64)
+        fparams = np.array([self.p, self.temperature, self.value_scale, lo, hi,
+                            self.keep_threshold()], dtype=np.float64)
+        has_nd = self.nodata is not None
+        flags = np.array([self.count_include_pad, self.normalize, self.is_int, has_nd,
+                          self.nodata_nan, self.return_indices, self.pools_frames],
+                         dtype=np.int64)
         dummy3, dummy4 = np.zeros((1, 1, 1)), np.zeros((1, 1, 1, 1))
+        uniform = dummy4
+        if self.uniform is not None:
+            uniform = self.uniform if self.uniform.ndim == 4 else self.uniform[..., None]
         return (tab, steps, np.int64(self.op), fparams,
                 dummy3 if self.alpha is None else self.alpha,
-                dummy3 if self.uniform is None else self.uniform,
-                dummy4 if self.weights is None else self.weights, flags)
+                np.ascontiguousarray(uniform),
+                dummy4 if self.weights is None else self.weights, flags, self.special())
+
+    def special(self) -> np.ndarray:
+        """[nodata V (0 when none or NaN), the dtype's min, its max] in the output dtype."""
+        if self.is_int:
+            info = np.iinfo(self.dtype)
+            v = 0 if self.nodata is None else int(self.nodata)
+            return np.array([v, info.min, info.max], dtype=self.dtype)
+        v = 0.0 if self.nodata is None else self.nodata
+        return np.array([v, -np.inf, np.inf], dtype=self.dtype)
 
     def select_args(self) -> tuple:
         """``select_windows``' arguments after (x2, out), the same for the CPU and CUDA
@@ -180,16 +220,17 @@ class Result:
     backend: str
     pool_seconds: float = 0.0
     compile_seconds: float = 0.0
+    #: with ``return_indices``: the flat index of each chosen cell, int64 of the array's shape
+    indices: np.ndarray | None = None
 
 
 def float_limits(dtype) -> tuple[float, float]:
-    """An integer dtype's range as the float64 values that convert back into it
-    (2**63 - 1 is not a float64: int64 clips to the largest float64 below 2**63)."""
+    """An integer dtype's range as float64 values: the minimum, and the maximum rounded to
+    the nearest float64 (2**63 - 1 and 2**64 - 1 round up to 2**63 and 2**64, which do not
+    convert back: every store saturates instead, ``store_int``, so a clipped 64-bit value is
+    the dtype's maximum, never a wrapped one)."""
     info = np.iinfo(dtype)
-    lo, hi = float(info.min), float(info.max)
-    if int(hi) > info.max:
-        hi = float(np.nextafter(hi, -np.inf))
-    return lo, hi
+    return float(info.min), float(info.max)
 
 
 def _in_dtype(value, dtype: np.dtype):
@@ -207,11 +248,17 @@ def _in_dtype(value, dtype: np.dtype):
 
 
 def finish(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """float64 results -> the output dtype: integers rounded half to even, then clipped."""
+    """float64 results -> the output dtype: integers rounded half to even, then clipped
+    (saturating: a value at or above the float64 of the maximum stores the maximum)."""
     dtype = np.dtype(dtype)
     if dtype.kind in "ui":
         lo, hi = float_limits(dtype)
-        return np.clip(np.rint(values), lo, hi).astype(dtype)
+        r = np.clip(np.rint(values), lo, hi)
+        top = r >= hi
+        with np.errstate(invalid="ignore"):
+            out = np.where(top, 0, r).astype(dtype)
+        out[top] = np.iinfo(dtype).max
+        return out
     return values.astype(dtype)
 
 
@@ -300,7 +347,13 @@ def _check(spec: modes.Mode, opts: dict, size, stride, padding, dilation, ceil_m
     elif spec.windows == "fractional":
         _check_fractional(opts, given, size)
     if op_name == "lp" or spec.name == "lp":
-        _positive(opts.get("p", 2.0), "p")
+        _power(opts.get("p", 2.0))
+    if opts.get("min_valid") is not None:
+        _min_valid(opts["min_valid"])
+    if opts.get("nodata") is not None:
+        _nodata(opts["nodata"])
+    if opts.get("return_indices") and OP_CODES[op_name] not in (OP_MAX, OP_MIN):
+        raise ValueError(f"return_indices needs a max or min reduction, not {op_name}")
     if spec.name == "weighted" and _normalize(spec, opts) and abs(float(wts.sum())) == 0.0:
         raise ValueError("--normalize needs weights whose sum is not zero")
     if spec.name == "softpool":
@@ -427,6 +480,47 @@ def _positive(value, name: str) -> float:
     return v
 
 
+def _power(value) -> float:
+    """lp's p: a number > 0, or infinity (the max of |x|)."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"p must be a number, got {value!r}") from None
+    if not v > 0:  # also NaN
+        raise ValueError(f"p must be a number > 0 or inf, got {value!r}")
+    return v
+
+
+def _min_valid(value) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        v = float("nan")
+    if not 0.0 < v <= 1.0:
+        raise ValueError(f"min_valid must be a fraction in (0, 1], got {value!r}")
+    return v
+
+
+def _nodata(value, dtype=None) -> float:
+    """nodata V (a number, or "nan") -> float; checked against an integer ``dtype``."""
+    if isinstance(value, str) and value.strip().lower() == "nan":
+        v = float("nan")
+    else:
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"nodata must be a number or 'nan', got {value!r}") from None
+    if dtype is not None and np.dtype(dtype).kind in "ui":
+        if v != v:
+            raise ValueError(f"nodata='nan' needs a floating-point array; this one is {dtype} "
+                             "(give an integer nodata value)")
+        info = np.iinfo(dtype)
+        if v != int(v) or not info.min <= int(v) <= info.max:
+            raise ValueError(f"nodata {value!r} is not a value of {np.dtype(dtype)} "
+                             f"({info.min}..{info.max})")
+    return v
+
+
 def _alpha(alpha) -> float:
     try:
         a = float(alpha)
@@ -529,7 +623,15 @@ def make_plan(spec: modes.Mode, x4_shape, dtype, *, size=2, stride=None, padding
     out3 = (axes[0].out, axes[1].out, axes[2].out)
     limits.check_output(out3 + (c,), dtype.itemsize)  # before the per-window draws below
     if checked.op == OP_LP:
-        kw["p"] = _positive(opts.get("p", 2.0), "p")
+        kw["p"] = _power(opts.get("p", 2.0))
+    if opts.get("nodata") is not None:
+        kw["nodata"] = _nodata(opts["nodata"], dtype)
+        if opts.get("min_valid") is not None:
+            kw["min_valid"] = _min_valid(opts["min_valid"])
+    elif opts.get("min_valid") is not None:
+        raise ValueError("min_valid needs nodata (or a masked array)")
+    if opts.get("return_indices"):
+        kw["return_indices"] = True
     if spec.name == "softpool":
         kw["temperature"] = _positive(opts.get("temperature", 1.0), "temperature")
         kw["value_scale"] = 1.0 / float(np.iinfo(dtype).max) if dtype.kind in "ui" else 1.0
@@ -542,7 +644,9 @@ def make_plan(spec: modes.Mode, x4_shape, dtype, *, size=2, stride=None, padding
             kw["alpha"] = np.full(out3, _alpha(opts.get("alpha", 0.5)), dtype=np.float64)
     if spec.name == "stochastic":
         kw["seed"] = _seed(opts.get("seed"))
-        kw["uniform"] = np.random.default_rng(kw["seed"]).random(out3)  # one draw per window
+        rng = np.random.default_rng(kw["seed"])
+        # one draw per window (colour-aligned), or one per window and channel
+        kw["uniform"] = rng.random(out3 + (c,)) if opts.get("per_channel") else rng.random(out3)
     if spec.name == "mode" and opts.get("ignore") is not None:
         kw["ignore"] = _number(opts["ignore"], "ignore")
     if spec.name == "median":

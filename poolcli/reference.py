@@ -10,21 +10,23 @@ that a kernel that is right agrees to the last bit.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from itertools import product
 
 import numpy as np
 
-from .plan import OP_AVG, OP_LP, OP_MAX, OP_MEDIAN, OP_MIN, finish
+from .plan import LP_HUGE, LP_TINY, OP_AVG, OP_LP, OP_MAX, OP_MEDIAN, OP_MIN, finish
 
 NAME = "numpy"
 
 
-def cells(x: np.ndarray, plan) -> Iterator[tuple[tuple[int, int, int], np.ndarray, np.ndarray]]:
+def cells(x: np.ndarray, plan, with_index: bool = False):
     """For each cell offset (jd, jh, jw) of the windows, in window order, yield
     ``(offset, values, valid)``: the input value at that cell of every window,
-    shape (Do, Ho, Wo, C), and whether that cell lies inside the input (not in the
-    padding, and inside the window), shape (Do, Ho, Wo, 1)."""
+    shape (Do, Ho, Wo, C), and whether that cell counts: it lies inside the input (not in
+    the padding, and inside the window) and, with ``plan.nodata``, is not V (not NaN for
+    nodata "nan"), shape (Do, Ho, Wo, 1) or (Do, Ho, Wo, C) with nodata.
+    ``with_index``: also yield the cell's flat index in its channel's input plane (h*W + w,
+    or d*H*W + h*W + w when the windows span frames), shape (Do, Ho, Wo, 1)."""
     index, inside, offsets = [], [], []
     for axis in plan.axes:
         start, lo, hi = (np.asarray(t) for t in (axis.start, axis.lo, axis.hi))
@@ -32,83 +34,176 @@ def cells(x: np.ndarray, plan) -> Iterator[tuple[tuple[int, int, int], np.ndarra
         index.append(lambda j, start=start, axis=axis:
                      np.clip(start + j * axis.step, 0, axis.n - 1))
         inside.append(lambda j, lo=lo, hi=hi: (lo <= j) & (j < hi))
+    _, h, w, _ = plan.in_shape
     for jd, jh, jw in product(*offsets):
-        rows = np.ix_(index[0](jd), index[1](jh), index[2](jw))
-        values = x[rows]
+        iz, iy, ix = index[0](jd), index[1](jh), index[2](jw)
+        values = x[np.ix_(iz, iy, ix)]
         valid = (inside[0](jd)[:, None, None] & inside[1](jh)[None, :, None]
-                 & inside[2](jw)[None, None, :])
-        yield (jd, jh, jw), values, valid[..., None]
+                 & inside[2](jw)[None, None, :])[..., None]
+        if plan.nodata is not None:
+            valid = valid & present(values, plan)
+        if not with_index:
+            yield (jd, jh, jw), values, valid
+            continue
+        frames = iz if plan.pools_frames else np.zeros_like(iz)
+        flat = (frames[:, None, None] * h + iy[None, :, None]) * w + ix[None, None, :]
+        yield (jd, jh, jw), values, valid, flat[..., None].astype(np.int64)
 
 
-def _extreme(x, plan, better, identity) -> np.ndarray:
-    """max or min: exact in the input dtype; NaN wins (propagates), padding never does.
+def present(values: np.ndarray, plan) -> np.ndarray:
+    """Which values are data (not nodata): != V, or not NaN for nodata "nan"."""
+    if plan.nodata_nan:
+        return ~np.isnan(values)
+    return values != plan.special()[0]  # V in the array's dtype (exact for 64-bit integers)
 
-    Every window has at least one valid cell (geometry guarantees it), so the
-    identity never survives.
+
+def valid_counts(x, plan) -> np.ndarray:
+    """The number of valid cells of every window and channel, (Do, Ho, Wo, C) int64."""
+    count = np.zeros(plan.out_shape, dtype=np.int64)
+    for _, _, valid in cells(x, plan):
+        count = count + valid
+    return count
+
+
+def kept(x, plan) -> np.ndarray:
+    """Which windows (per channel) have enough valid cells: at least one, and with
+    ``min_valid`` F at least F * (cells inside the image) (DECISIONS: times 1 - 1e-12)."""
+    count = valid_counts(x, plan)
+    inside = _inside(plan)[..., None]
+    return (count >= 1) & (count >= plan.keep_threshold() * inside)
+
+
+def _inside(plan) -> np.ndarray:
+    rows = [np.asarray(a.valid, dtype=np.float64) for a in plan.axes]
+    return rows[0][:, None, None] * rows[1][None, :, None] * rows[2][None, None, :]
+
+
+def with_nodata(values: np.ndarray, x, plan) -> np.ndarray:
+    """Windows with too few valid cells -> V (values in any dtype; V cast to it)."""
+    if plan.nodata is None:
+        return values
+    fill = plan.special()[0] if values.dtype == plan.dtype else plan.nodata
+    return np.where(kept(x, plan), values, fill)
+
+
+def _extreme(x, plan, op) -> tuple[np.ndarray, np.ndarray]:
+    """max or min, exact in the input dtype, and the flat index of the chosen cell.
+
+    Values: NaN wins (propagates), padding and nodata never do. Index: PyTorch's CPU rule
+    (DECISIONS): start from the first valid cell; move on a strictly better value or on a
+    NaN, so ties keep the first cell and NaN gives the LAST NaN. A window with no valid cell
+    gives 0 (then V, ``with_nodata``) and index -1.
     """
-    out = np.full(plan.out_shape, identity, dtype=x.dtype)
-    for _, v, valid in cells(x, plan):
-        out = np.where(valid, better(out, v), out)  # np.maximum / np.minimum propagate NaN
-    return out
-
-
-def _limits(dtype) -> tuple:
-    dtype = np.dtype(dtype)
-    if dtype.kind == "f":
-        return -np.inf, np.inf
-    info = np.iinfo(dtype)
-    return info.min, info.max
+    better = np.maximum if op == OP_MAX else np.minimum  # propagate NaN
+    out = np.zeros(plan.out_shape, dtype=x.dtype)
+    idx = np.full(plan.out_shape, -1, dtype=np.int64)
+    has = np.zeros(plan.out_shape, dtype=bool)
+    for _, v, valid, flat in cells(x, plan, with_index=True):
+        wins = ((v > out) if op == OP_MAX else (v < out)) | (v != v)
+        idx = np.where(valid & (~has | wins), flat, idx)
+        out = np.where(valid, np.where(has, better(out, v), v), out)
+        has = has | valid
+    return out, idx
 
 
 def window_max(x, plan) -> np.ndarray:
-    return _extreme(x, plan, np.maximum, _limits(x.dtype)[0])
+    return _extreme(x, plan, OP_MAX)[0]
 
 
 def window_min(x, plan) -> np.ndarray:
-    return _extreme(x, plan, np.minimum, _limits(x.dtype)[1])
+    return _extreme(x, plan, OP_MIN)[0]
 
 
 def window_sum(x, plan, transform=lambda v: v) -> np.ndarray:
     """Sum over the valid cells of transform(value) in float64, in window order."""
     total = 0.0
     for _, v, valid in cells(x, plan):
-        total = total + np.where(valid, transform(v.astype(np.float64)), 0.0)
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            total = total + np.where(valid, transform(v.astype(np.float64)), 0.0)
     return total
 
 
+def divisors(x, plan) -> np.ndarray:
+    """The averaging divisor of every window and channel: the plan's (cells inside, or the
+    whole window with count_include_pad), less the nodata cells."""
+    div = plan.divisors()[..., None]
+    if plan.nodata is None:
+        return div
+    return div - (_inside(plan)[..., None] - valid_counts(x, plan))
+
+
 def window_mean(x, plan) -> np.ndarray:
-    return window_sum(x, plan) / plan.divisors()[..., None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return window_sum(x, plan) / divisors(x, plan)
+
+
+def abs_max(x, plan) -> np.ndarray:
+    """max |x| over the valid cells in float64 (NaN propagates; 0 with no valid cell)."""
+    m = np.zeros(plan.out_shape)
+    for _, v, valid in cells(x, plan):
+        m = np.where(valid, np.maximum(m, np.abs(v.astype(np.float64))), m)
+    return m
+
+
+def lp_scale(m, p, n):
+    """The factor m taken out of a window's lp sum: 1.0 when the plain sum is safe (and
+    for m = 0 or inf, where factoring gives 0/0 or inf/inf), else m (NaN stays NaN)."""
+    t = m * m if p == 2.0 else m**p
+    safe = (m == 0) | np.isinf(m) | ((t >= LP_TINY) & (t * n <= LP_HUGE))
+    return np.where(safe, 1.0, m)
 
 
 def power_mean(x, plan) -> np.ndarray:
-    """(mean |x|^p)^(1/p), or (sum |x|^p)^(1/p) when not normalized (PyTorch's lp_pool)."""
+    """(mean |x|^p)^(1/p), or (sum |x|^p)^(1/p) when not normalized (PyTorch's lp_pool);
+    p = inf: max |x|. The largest |x| is factored out when the plain sum would overflow or
+    underflow (``lp_scale``)."""
     p = plan.p
-    term = (lambda v: v * v) if p == 2.0 else (lambda v: np.abs(v) ** p)
-    return lp_finish(window_sum(x, plan, term), plan)
+    m = abs_max(x, plan)
+    if np.isinf(p):
+        return m
+    with np.errstate(over="ignore", under="ignore"):
+        scale = lp_scale(m, p, valid_counts(x, plan) if plan.nodata is not None
+                         else _inside(plan)[..., None])
+
+        def term(v):
+            v = v / scale
+            return v * v if p == 2.0 else np.abs(v) ** p
+
+        return scale * lp_finish(window_sum(x, plan, term), plan, divisors(x, plan))
 
 
-def lp_finish(s: np.ndarray, plan) -> np.ndarray:
+def lp_finish(s: np.ndarray, plan, div=None) -> np.ndarray:
     """The sums of |x|^p -> the power mean (or the plain norm when not normalized)."""
     p = plan.p
     if plan.normalize:
-        s = s / plan.divisors()[..., None]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            s = s / (plan.divisors()[..., None] if div is None else div)
     return np.sqrt(s) if p == 2.0 else s ** (1.0 / p)
 
 
-def pool_max(x, plan) -> np.ndarray:
-    return window_max(x, plan)
+def _pick(x, plan, op):
+    """max or min with nodata applied; (values, indices) when the plan asks for indices."""
+    out, idx = _extreme(x, plan, op)
+    out = with_nodata(out, x, plan)
+    if plan.return_indices:
+        return out, idx if plan.nodata is None else np.where(kept(x, plan), idx, -1)
+    return out
 
 
-def pool_min(x, plan) -> np.ndarray:
-    return window_min(x, plan)
+def pool_max(x, plan):
+    return _pick(x, plan, OP_MAX)
+
+
+def pool_min(x, plan):
+    return _pick(x, plan, OP_MIN)
 
 
 def pool_avg(x, plan) -> np.ndarray:
-    return finish(window_mean(x, plan), plan.dtype)
+    return finish(with_nodata(window_mean(x, plan), x, plan), plan.dtype)
 
 
 def pool_lp(x, plan) -> np.ndarray:
-    return finish(power_mean(x, plan), plan.dtype)
+    return finish(with_nodata(power_mean(x, plan), x, plan), plan.dtype)
 
 
 def pool_mixed(x, plan) -> np.ndarray:
@@ -121,7 +216,7 @@ def pool_mixed(x, plan) -> np.ndarray:
     top, mean = window_max(x, plan).astype(np.float64), window_mean(x, plan)
     with np.errstate(invalid="ignore"):
         mixed = np.where(a == 1.0, top, np.where(a == 0.0, mean, a * top + (1.0 - a) * mean))
-    return finish(mixed, plan.dtype)
+    return finish(with_nodata(mixed, x, plan), plan.dtype)
 
 
 def pool_softpool(x, plan) -> np.ndarray:
@@ -141,28 +236,34 @@ def pool_softpool(x, plan) -> np.ndarray:
             w = np.where(valid, np.exp(np.where(v * scale == top, 0.0, (v * scale - top) / t)), 0.0)
             wsum = wsum + w
             wxsum = wxsum + np.where(valid & (w != 0.0), w * v, 0.0)
-    return finish(wxsum / wsum, plan.dtype)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return finish(with_nodata(wxsum / wsum, x, plan), plan.dtype)
 
 
 def pool_stochastic(x, plan) -> np.ndarray:
     """Pick one cell per window, with probability proportional to its positive part summed
-    over the channels, and take every channel from it (colours stay aligned).
+    over the channels, and take every channel from it (colours stay aligned); with
+    ``per_channel`` (``plan.uniform`` of shape (Do, Ho, Wo, C)) each channel draws its own
+    cell, with probability proportional to that channel's positive value.
 
-    With u from ``plan.uniform`` (one per window): the first cell (in window order) whose
-    running sum exceeds u * total. A window with no positive value gives its maximum (per
-    channel). NaN counts as 0.
+    With u from ``plan.uniform`` (one per window, or per window and channel): the first
+    cell (in window order) whose running sum exceeds u * total. A window with no positive
+    value gives its maximum (per channel). NaN counts as 0.
     """
+    per_channel = plan.uniform.ndim == 4
 
     def positive(v):  # the cell's weight: its positive parts, channel after channel
+        if per_channel:
+            return np.where(v > 0, v, 0.0)
         weight = 0.0
         for c in range(v.shape[-1]):
             weight = weight + np.where(v[..., c] > 0, v[..., c], 0.0)
         return weight[..., None]
 
     total = window_sum(x, plan, positive)
-    target = plan.uniform[..., None] * total
+    target = (plan.uniform if per_channel else plan.uniform[..., None]) * total
     running = 0.0
-    picked = np.zeros(plan.out_shape[:3] + (1,), dtype=bool)
+    picked = np.zeros(plan.out_shape if per_channel else plan.out_shape[:3] + (1,), dtype=bool)
     out = window_max(x, plan).astype(np.float64)
     for _, v, valid in cells(x, plan):
         v = v.astype(np.float64)
@@ -182,7 +283,9 @@ def pool_weighted(x, plan) -> np.ndarray:
         wj = w[jd, jh, jw]
         total = total + np.where(valid, wj * v.astype(np.float64), 0.0)
         wsum = wsum + np.where(valid, wj, 0.0)
-    return finish(total / wsum if plan.normalize else total, plan.dtype)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return finish(with_nodata(total / wsum if plan.normalize else total, x, plan),
+                      plan.dtype)
 
 
 # --------------------------------------------------------------------------------------------

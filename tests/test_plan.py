@@ -11,7 +11,8 @@ def test_normalises_options_and_resolves_the_op():
     c = check_options("global", op="max")
     assert c.spec is modes.MODES["global"]
     assert c.op == plan.OP_MAX
-    assert c.opts == {"op": "max", "p": 2.0, "linear_light": False}
+    assert c.opts == {"op": "max", "p": 2.0, "linear_light": False, "nodata": None,
+                      "min_valid": None}
     assert check_options("global").op == plan.OP_AVG  # the default --op
     assert check_options("adaptive", output_size="3x4").op == plan.OP_MAX
 
@@ -46,7 +47,7 @@ def test_spp_levels():
         ("max", {"p": 3}, TypeError, "does not take option"),
         ("global", {"op": "median"}, ValueError, "--op 'median' is not available for global"),
         ("global", {"op": ""}, ValueError, "--op '' is not available"),
-        ("lp", {"p": 0}, ValueError, "p must be a finite number > 0"),
+        ("lp", {"p": 0}, ValueError, "p must be a number > 0 or inf"),
         ("lp", {"p": "x"}, ValueError, "p must be a number"),
         ("softpool", {"temperature": float("inf")}, ValueError, "temperature must be a finite"),
         ("mixed", {"alpha": 1.5}, ValueError, r"alpha must be a number in \[0, 1\]"),

@@ -51,7 +51,8 @@ def test_strided_equals_reference(case, seed):
     geometry, shape, dtype, mode, opts = case
     x = _data(np.random.default_rng(seed), shape, dtype)
     plan = api.make_plan(modes.MODES[mode], shape, dtype, **geometry, opts=opts)
-    assert strided.applies(plan)
+    # lp with p != 2 goes to the reference (its largest |x| may need factoring out)
+    assert strided.applies(plan) or (mode == "lp" and plan.p != 2.0)
     want = reference.pool(x, plan)
     got = strided.pool(x, plan)
     np.testing.assert_array_equal(got, want, strict=True)

@@ -43,25 +43,36 @@ _to_output = njit(inline="always")(_ops.to_output)
 _power_term = njit(inline="always")(_ops.power_term)
 _power_root = njit(inline="always")(_ops.power_root)
 _positive = njit(inline="always")(_ops.positive)
+_lp_scale = njit(inline="always")(_ops.lp_scale)
 
 MAX, MIN, AVG, LP, MIXED, SOFT, STOCH, WEIGHTED = (
     _ops.MAX, _ops.MIN, _ops.AVG, _ops.LP, _ops.MIXED, _ops.SOFT, _ops.STOCH, _ops.WEIGHTED)
 
 
 @njit(parallel=True, cache=_CACHE)
-def reduce_windows(x, out, tab, steps, op, fparams, alpha, uniform, weights, flags):
+def reduce_windows(x, out, idx, tab, steps, op, fparams, alpha, uniform, weights, flags,
+                   special):
     """out[od, oh, ow, c] = reduction over the valid cells of window (od, oh, ow) of x[..., c].
 
     tab[axis] rows: start, lo, hi, total (see geometry.AxisWindows); steps: dilation per axis.
-    fparams: p, temperature, value_scale, lo, hi. flags: include_pad, normalize, is_int.
+    fparams: p, temperature, value_scale, lo, hi, keep (min_valid's factor). flags:
+    include_pad, normalize, is_int, has_nodata, nodata_nan, want_indices, pools_frames.
+    special: nodata V, the integer min and max, in out's dtype (``Plan.kernel_args``).
+    idx: the chosen cells' flat indices (max/min with want_indices; else a dummy).
+    uniform: (Do, Ho, Wo, 1) colour-aligned draws, or (Do, Ho, Wo, C) per channel.
     """
-    _, _, _, C = x.shape
+    _, H, W, C = x.shape
     Do, Ho, Wo, _ = out.shape
     p, temp, scale, lim_lo, lim_hi = fparams[0], fparams[1], fparams[2], fparams[3], fparams[4]
+    keep = fparams[5]
     include_pad, normalize, is_int = flags[0] != 0, flags[1] != 0, flags[2] != 0
+    has_nd, nd_nan, want_idx, frames3 = flags[3] != 0, flags[4] != 0, flags[5] != 0, flags[6] != 0
+    ndv, imax = special[0], special[2]
     step_d, step_h, step_w = steps[0], steps[1], steps[2]
-    npass = 2 if (op == SOFT or op == STOCH) else 1
+    lp_inf = op == LP and p == np.inf
+    npass = 2 if (op == SOFT or op == STOCH or (op == LP and not lp_inf)) else 1
     wc = weights.shape[3]
+    per_channel = uniform.shape[3] > 1
     for r in prange(Do * Ho):
         od = r // Ho
         oh = r - od * Ho
@@ -69,78 +80,120 @@ def reduce_windows(x, out, tab, steps, op, fparams, alpha, uniform, weights, fla
         sh, loh, hih, toh = tab[1, 0, oh], tab[1, 1, oh], tab[1, 2, oh], tab[1, 3, oh]
         ext = np.empty(C, dtype=x.dtype)  # max (or min) in the input dtype
         acc = np.empty(C, dtype=np.float64)
-        acc2 = np.empty(C, dtype=np.float64)
+        acc2 = np.empty(C, dtype=np.float64)  # lp: the factor taken out (_ops.lp_scale)
+        top = np.empty(C, dtype=np.float64)  # lp: max |x|
+        cnt = np.empty(C, dtype=np.int64)  # valid cells
+        best = np.empty(C, dtype=np.int64)  # the chosen cell's flat index (or x's, stochastic)
         for ow in range(Wo):
             sw, low, hiw, tow = tab[2, 0, ow], tab[2, 1, ow], tab[2, 2, ow], tab[2, 3, ow]
-            if include_pad:
-                div = float(tod * toh * tow)
-            else:
-                div = float((hid - lod) * (hih - loh) * (hiw - low))
-            z0, y0, x0 = sd + lod * step_d, sh + loh * step_h, sw + low * step_w
+            inside = (hid - lod) * (hih - loh) * (hiw - low)
+            div = float(tod * toh * tow) if include_pad else float(inside)
             for c in range(C):
-                ext[c] = x[z0, y0, x0, c]
                 acc[c] = 0.0
                 acc2[c] = 0.0
+                top[c] = 0.0
+                cnt[c] = 0
+                best[c] = -1
             total = 0.0
             running = 0.0
             chosen = False
-            cz, cy, cx = z0, y0, x0
+            cz, cy, cx = 0, 0, 0
             for ps in range(npass):
+                if op == LP and ps == 1:
+                    for c in range(C):
+                        acc2[c] = _lp_scale(top[c], p, cnt[c])
                 for jd in range(lod, hid):
                     z = sd + jd * step_d
                     for jh in range(loh, hih):
                         y = sh + jh * step_h
                         for jw in range(low, hiw):
                             xx = sw + jw * step_w
+                            flat = ((z if frames3 else 0) * H + y) * W + xx
                             cell = 0.0  # stochastic: the cell's positive parts, all channels
                             for c in range(C):
                                 v = x[z, y, xx, c]
-                                extreme = op == MAX or op == MIXED
-                                if extreme or ((op == SOFT or op == STOCH) and ps == 0):
-                                    if v > ext[c] or v != v:
-                                        if ext[c] == ext[c]:  # NaN, once in, stays
-                                            ext[c] = v
-                                elif op == MIN:
-                                    if v < ext[c] or v != v:
-                                        if ext[c] == ext[c]:
-                                            ext[c] = v
+                                if has_nd:
+                                    if (v != v) if nd_nan else (v == ndv):
+                                        continue  # absent, like padding
                                 fv = np.float64(v)
+                                if ps == 0:
+                                    if op == MIN:
+                                        if cnt[c] == 0:
+                                            ext[c] = v
+                                            best[c] = flat
+                                        elif v < ext[c] or v != v:
+                                            best[c] = flat  # torch: the last NaN
+                                            if ext[c] == ext[c]:  # NaN, once in, stays
+                                                ext[c] = v
+                                    elif op != AVG and op != LP and op != WEIGHTED:
+                                        if cnt[c] == 0:
+                                            ext[c] = v
+                                            best[c] = flat
+                                        elif v > ext[c] or v != v:
+                                            best[c] = flat
+                                            if ext[c] == ext[c]:
+                                                ext[c] = v
+                                    elif op == LP:
+                                        a = abs(fv)
+                                        if a > top[c] or a != a:
+                                            if top[c] == top[c]:
+                                                top[c] = a
+                                    cnt[c] += 1
                                 if op == AVG or op == MIXED:
                                     acc[c] += fv
-                                elif op == LP:
-                                    acc[c] += _power_term(fv, p)
+                                elif op == LP and ps == 1:
+                                    acc[c] += _power_term(fv / acc2[c], p)
                                 elif op == SOFT and ps == 1:
-                                    top = np.float64(ext[c]) * scale
+                                    top_s = np.float64(ext[c]) * scale
                                     # the maximum weighs exactly 1 (+inf: not inf - inf), and a
                                     # weight of 0 adds nothing (-inf: not 0 * -inf)
                                     sv = fv * scale
-                                    w = 1.0 if sv == top else np.exp((sv - top) / temp)
+                                    w = 1.0 if sv == top_s else np.exp((sv - top_s) / temp)
                                     acc[c] += w
                                     if w != 0.0:
                                         acc2[c] += w * fv
+                                elif op == STOCH and per_channel:
+                                    if ps == 0:
+                                        acc[c] += _positive(fv)
+                                    elif best[c] < 0:
+                                        acc2[c] += _positive(fv)
+                                        if acc2[c] > uniform[od, oh, ow, c] * acc[c]:
+                                            best[c] = (z * H + y) * W + xx
                                 elif op == STOCH:
                                     cell += _positive(fv)
                                 elif op == WEIGHTED:
                                     wt = weights[jd, jh, jw, c if wc > 1 else 0]
                                     acc[c] += wt * fv
                                     acc2[c] += wt
-                            if op == STOCH:  # one cell per window, all channels from it
+                            if op == STOCH and not per_channel:  # one cell, all channels
                                 if ps == 0:
                                     total += cell
                                 else:
                                     running += cell
-                                    target = uniform[od, oh, ow] * total
+                                    target = uniform[od, oh, ow, 0] * total
                                     if not chosen and running > target:
                                         chosen = True
                                         cz, cy, cx = z, y, xx
             for c in range(C):
+                if has_nd and (cnt[c] == 0 or cnt[c] < keep * inside):
+                    out[od, oh, ow, c] = ndv  # too few valid cells
+                    if want_idx:
+                        idx[od, oh, ow, c] = -1
+                    continue
+                if want_idx:
+                    idx[od, oh, ow, c] = best[c]
                 if op == MAX or op == MIN:
                     out[od, oh, ow, c] = ext[c]
                     continue
+                if has_nd:  # nodata cells leave the divisor (padding stays with include_pad)
+                    div = float(cnt[c] + (tod * toh * tow - inside if include_pad else 0))
                 if op == AVG:
                     res = acc[c] / div
                 elif op == LP:
-                    res = _power_root(acc[c] / div if normalize else acc[c], p)
+                    if lp_inf:
+                        res = top[c]
+                    else:
+                        res = acc2[c] * _power_root(acc[c] / div if normalize else acc[c], p)
                 elif op == MIXED:
                     a = alpha[od, oh, ow]
                     if a == 1.0:  # exactly max or avg, also when the other is infinite
@@ -152,10 +205,19 @@ def reduce_windows(x, out, tab, steps, op, fparams, alpha, uniform, weights, fla
                 elif op == SOFT:
                     res = acc2[c] / acc[c]
                 elif op == STOCH:
-                    res = np.float64(x[cz, cy, cx, c]) if chosen else np.float64(ext[c])
+                    if per_channel:
+                        b = best[c]
+                        res = (np.float64(x[b // (H * W), (b // W) % H, b % W, c]) if b >= 0
+                               else np.float64(ext[c]))
+                    else:
+                        res = np.float64(x[cz, cy, cx, c]) if chosen else np.float64(ext[c])
                 else:  # WEIGHTED
                     res = acc[c] / acc2[c] if normalize else acc[c]
-                out[od, oh, ow, c] = _to_output(res, lim_lo, lim_hi, is_int)
+                res = _to_output(res, lim_lo, lim_hi, is_int)
+                if is_int and res >= lim_hi:  # saturate: 2**63 does not convert to int64
+                    out[od, oh, ow, c] = imax
+                else:
+                    out[od, oh, ow, c] = res
 
 
 _gather = njit(_ops.gather)
@@ -286,27 +348,40 @@ def reduce_fixed(x, out, rows_in, rows_out, kh, kw, sh, sw, chans, optag, inttag
             # 1 to 3 channels (benchmarks/README.md)
             t = np.empty((out.shape[1] // C - 1) * SW * C + C, dtype=out.dtype)
             for k in range(t.shape[0]):
-                t[k] = _fixed_value(x, y0, k, KH, KW, C, op, is_int, f32sum, acc0, fparams)
+                if op == MAX or op == MIN:
+                    t[k] = _fixed_extreme(x, y0, k, KH, KW, C, op)
+                else:
+                    t[k] = _fixed_value(x, y0, k, KH, KW, C, op, is_int, f32sum, acc0, fparams)
             for ow in range(out.shape[1] // C):
                 for c in range(C):
                     o[ow * C + c] = t[SW * C * ow + c]
         else:
             for ow in range(out.shape[1] // C):
                 for c in range(C):
-                    o[ow * C + c] = _fixed_value(x, y0, SW * C * ow + c, KH, KW, C, op, is_int,
-                                                 f32sum, acc0, fparams)
+                    if op == MAX or op == MIN:
+                        o[ow * C + c] = _fixed_extreme(x, y0, SW * C * ow + c, KH, KW, C, op)
+                    else:
+                        o[ow * C + c] = _fixed_value(x, y0, SW * C * ow + c, KH, KW, C, op,
+                                                     is_int, f32sum, acc0, fparams)
+
+
+@njit(inline="always")
+def _fixed_extreme(x, y0, i, KH, KW, C, op):
+    """max or min of the window whose first cell is column i of row y0, in x's dtype (apart
+    from ``_fixed_value``, whose float returns would make Numba unify this one to float64:
+    int64 and uint64 beyond 2**53 lost their low bits)."""
+    e = x[y0, i]
+    for jh in range(KH):
+        row = x[y0 + jh]
+        for jw in range(KW):
+            e = _better(op, e, row[i + jw * C])
+    return e
 
 
 @njit(inline="always")
 def _fixed_value(x, y0, i, KH, KW, C, op, is_int, f32sum, acc0, fparams):
-    """reduce_fixed's value of the window whose first cell is column i of row y0."""
-    if op == MAX or op == MIN:
-        e = x[y0, i]
-        for jh in range(KH):
-            row = x[y0 + jh]
-            for jw in range(KW):
-                e = _better(op, e, row[i + jw * C])
-        return e
+    """reduce_fixed's value of the window whose first cell is column i of row y0 (a float64
+    for max and min too: the callers take ``_fixed_extreme`` for those, exact in x's dtype)."""
     s = acc0
     for jh in range(KH):
         row = x[y0 + jh]
@@ -321,7 +396,21 @@ def _fixed_value(x, y0, i, KH, KW, C, op, is_int, f32sum, acc0, fparams):
         return _rint_ratio(s, KH * KW)
     if op == AVG:
         return s / (KH * KW)
-    res = _power_root(s / (KH * KW) if fparams[1] != 0.0 else s, fparams[0])
+    # lp: the plain sum where it is safe (_ops.lp_scale), else the largest |x| factored out
+    m = 0.0
+    for jh in range(KH):
+        row = x[y0 + jh]
+        for jw in range(KW):
+            a = abs(np.float64(row[i + jw * C]))
+            m = a if (a > m) | (a != a) | (m != m) else m
+    f = _lp_scale(m, fparams[0], KH * KW)
+    if f != 1.0:
+        s = 0.0
+        for jh in range(KH):
+            row = x[y0 + jh]
+            for jw in range(KW):
+                s += _power_term(np.float64(row[i + jw * C]) / f, fparams[0])
+    res = f * _power_root(s / (KH * KW) if fparams[1] != 0.0 else s, fparams[0])
     return _to_output(res, fparams[2], fparams[3], is_int)
 
 
@@ -396,6 +485,12 @@ def fast_args(x, out, plan):
     the unsigned 8- and 16-bit averages of 2, 3, 4 or 9 cells), else None."""
     d, h, w, c = plan.in_shape
     if plan.op not in FAST_OPS or c > FAST_MAX_C or plan.dtype.kind not in "uif":
+        return None
+    if plan.nodata is not None or plan.return_indices:
+        return None  # the generic kernel does those
+    if plan.op in (AVG, LP) and plan.is_int and plan.dtype.itemsize == 8:
+        return None  # 64-bit sums overflow int64; the generic kernel saturates its stores
+    if plan.op == LP and not np.isfinite(plan.p):
         return None
     ad, ah, aw = plan.axes
     if ad.step != 1 or ad.regular != (1, 1, 0) or ad.out != d:  # frames are not pooled
@@ -510,18 +605,23 @@ def pool_timed(x, plan, *, fast: bool = True) -> tuple[np.ndarray, float]:
     x = plan.prepare(x)  # blurpool: the reflect-padded input
     out = np.empty(plan.out_shape, dtype=plan.dtype)
     chosen = fast_args(x, out, plan) if fast else None
+    idx = None
     if plan.op in SELECT_OPS:
         chosen = select_windows, (x.reshape(-1, x.shape[3]), out) + plan.select_args()
     elif chosen is None:
-        chosen = reduce_windows, (x, out) + plan.kernel_args()
+        idx = np.empty(plan.out_shape if plan.return_indices else (1, 1, 1, 1), dtype=np.int64)
+        chosen = reduce_windows, (x, out, idx) + plan.kernel_args()
     kernel, args = chosen
     compile_s = _ensure_compiled(kernel, args)
     kernel(*args)
+    if plan.return_indices:
+        return (out, idx), compile_s
     return out, compile_s
 
 
 def pool(x, plan, *, fast: bool = True) -> np.ndarray:
-    """The backend entry point: pool a C-contiguous (D, H, W, C) array."""
+    """The backend entry point: pool a C-contiguous (D, H, W, C) array (and the indices,
+    ``(out, idx)``, when the plan asks for them)."""
     return pool_timed(x, plan, fast=fast)[0]
 
 

@@ -52,6 +52,7 @@ SIMULATOR = bool(config.ENABLE_CUDASIM)
 to_output = cuda.jit(device=True)(_ops.to_output)
 power_root = cuda.jit(device=True)(_ops.power_root)
 positive = cuda.jit(device=True)(_ops.positive)
+lp_scale = cuda.jit(device=True)(_ops.lp_scale)
 
 # NVVM fuses a product and a following sum into one fma by default (there is no switch for
 # it in numba-cuda), and an fma rounds once where the reference rounds twice. Every product
@@ -82,21 +83,28 @@ MAX, MIN, AVG, LP, MIXED, SOFT, STOCH, WEIGHTED = (
 
 
 @cuda.jit(cache=_CACHE)
-def reduce_windows(x, out, tab, steps, op, fparams, alpha, uniform, weights, flags):
+def reduce_windows(x, out, idx, tab, steps, op, fparams, alpha, uniform, weights, flags,
+                   special):
     """out[od, oh, ow, c] = reduction over the valid cells of window (od, oh, ow) of x[..., c].
 
     The arguments are those of ``kernels.cpu.reduce_windows`` (``Plan.kernel_args``):
     tab[axis] rows start, lo, hi, total; steps: dilation per axis; fparams: p,
-    temperature, value_scale, lo, hi; flags: include_pad, normalize, is_int.
+    temperature, value_scale, lo, hi, keep; flags: include_pad, normalize, is_int,
+    has_nodata, nodata_nan, want_indices, pools_frames; special: V, int min, int max.
     """
-    C = x.shape[3]
+    H, W, C = x.shape[1], x.shape[2], x.shape[3]
     Do, Ho, Wo = out.shape[0], out.shape[1], out.shape[2]
     n = Do * Ho * Wo * C
     p, temp, scale, lim_lo, lim_hi = fparams[0], fparams[1], fparams[2], fparams[3], fparams[4]
+    keep = fparams[5]
     include_pad, normalize, is_int = flags[0] != 0, flags[1] != 0, flags[2] != 0
+    has_nd, nd_nan, want_idx, frames3 = flags[3] != 0, flags[4] != 0, flags[5] != 0, flags[6] != 0
+    ndv, imax = special[0], special[2]
     step_d, step_h, step_w = steps[0], steps[1], steps[2]
-    npass = 2 if (op == SOFT or op == STOCH) else 1
+    lp_inf = op == LP and p == math.inf
+    npass = 2 if (op == SOFT or op == STOCH or (op == LP and not lp_inf)) else 1
     wc = weights.shape[3]
+    per_channel = uniform.shape[3] > 1
     for i in range(cuda.grid(1), n, cuda.gridsize(1)):
         c = i % C
         r = i // C
@@ -107,18 +115,21 @@ def reduce_windows(x, out, tab, steps, op, fparams, alpha, uniform, weights, fla
         sd, lod, hid, tod = tab[0, 0, od], tab[0, 1, od], tab[0, 2, od], tab[0, 3, od]
         sh, loh, hih, toh = tab[1, 0, oh], tab[1, 1, oh], tab[1, 2, oh], tab[1, 3, oh]
         sw, low, hiw, tow = tab[2, 0, ow], tab[2, 1, ow], tab[2, 2, ow], tab[2, 3, ow]
-        if include_pad:
-            div = float(tod * toh * tow)
-        else:
-            div = float((hid - lod) * (hih - loh) * (hiw - low))
+        inside = (hid - lod) * (hih - loh) * (hiw - low)
+        div = float(tod * toh * tow) if include_pad else float(inside)
         # max/min in the input dtype
         ext = x[sd + lod * step_d, sh + loh * step_h, sw + low * step_w, c]
         acc = 0.0
-        acc2 = 0.0
+        acc2 = 0.0  # lp: the factor taken out (_ops.lp_scale)
+        top = 0.0  # lp: max |x|
+        cnt = 0
+        best = -1
         running = 0.0  # stochastic: one cell per window, every channel taken from it
         chosen = False
         cz, cy, cx = sd + lod * step_d, sh + loh * step_h, sw + low * step_w
         for ps in range(npass):
+            if op == LP and ps == 1:
+                acc2 = lp_scale(top, p, cnt)
             for jd in range(lod, hid):
                 z = sd + jd * step_d
                 for jh in range(loh, hih):
@@ -126,28 +137,55 @@ def reduce_windows(x, out, tab, steps, op, fparams, alpha, uniform, weights, fla
                     for jw in range(low, hiw):
                         xx = sw + jw * step_w
                         v = x[z, y, xx, c]
-                        if op == MAX or op == MIXED or ((op == SOFT or op == STOCH) and ps == 0):
-                            if v > ext or v != v:
-                                if ext == ext:  # NaN, once in, stays
+                        if has_nd:
+                            if (v != v) if nd_nan else (v == ndv):
+                                continue  # absent, like padding
+                        flat = ((z if frames3 else 0) * H + y) * W + xx
+                        if ps == 0:
+                            if op == MIN:
+                                if cnt == 0:
                                     ext = v
-                        elif op == MIN:
-                            if v < ext or v != v:
-                                if ext == ext:
+                                    best = flat
+                                elif v < ext or v != v:
+                                    best = flat  # torch: the last NaN
+                                    if ext == ext:  # NaN, once in, stays
+                                        ext = v
+                            elif op != AVG and op != LP and op != WEIGHTED:
+                                if cnt == 0:
                                     ext = v
+                                    best = flat
+                                elif v > ext or v != v:
+                                    best = flat
+                                    if ext == ext:
+                                        ext = v
+                            elif op == LP:
+                                a = abs(np.float64(v))
+                                if a > top or a != a:
+                                    if top == top:
+                                        top = a
+                            cnt += 1
                         fv = np.float64(v)
                         if op == AVG or op == MIXED:
                             acc += fv
-                        elif op == LP:
-                            acc += power_term(fv, p)
+                        elif op == LP and ps == 1:
+                            acc += power_term(fv / acc2, p)
                         elif op == SOFT and ps == 1:
-                            top = mul(np.float64(ext), scale)
+                            top_s = mul(np.float64(ext), scale)
                             # the maximum weighs exactly 1 (+inf: not inf - inf), and a
                             # weight of 0 adds nothing (-inf: not 0 * -inf)
                             sv = mul(fv, scale)
-                            w = 1.0 if sv == top else math.exp((sv - top) / temp)
+                            w = 1.0 if sv == top_s else math.exp((sv - top_s) / temp)
                             acc += w
                             if w != 0.0:
                                 acc2 += mul(w, fv)
+                        elif op == STOCH and per_channel:
+                            if ps == 0:
+                                acc += positive(fv)
+                            elif not chosen:
+                                running += positive(fv)
+                                if running > uniform[od, oh, ow, c] * acc:
+                                    chosen = True
+                                    cz, cy, cx = z, y, xx
                         elif op == STOCH:
                             cell = 0.0  # the cell's weight: its positive parts, all channels
                             for cc in range(C):
@@ -156,20 +194,32 @@ def reduce_windows(x, out, tab, steps, op, fparams, alpha, uniform, weights, fla
                                 acc += cell
                             elif not chosen:
                                 running += cell
-                                if running > uniform[od, oh, ow] * acc:
+                                if running > uniform[od, oh, ow, 0] * acc:
                                     chosen = True
                                     cz, cy, cx = z, y, xx
                         elif op == WEIGHTED:
                             wt = weights[jd, jh, jw, c if wc > 1 else 0]
                             acc += mul(wt, fv)
                             acc2 += wt
+        if has_nd and (cnt == 0 or cnt < keep * inside):
+            out[od, oh, ow, c] = ndv  # too few valid cells
+            if want_idx:
+                idx[od, oh, ow, c] = -1
+            continue
+        if want_idx:
+            idx[od, oh, ow, c] = best
         if op == MAX or op == MIN:
             out[od, oh, ow, c] = ext
             continue
+        if has_nd:  # nodata cells leave the divisor (padding stays with include_pad)
+            div = float(cnt + (tod * toh * tow - inside if include_pad else 0))
         if op == AVG:
             res = acc / div
         elif op == LP:
-            res = power_root(acc / div if normalize else acc, p)
+            if lp_inf:
+                res = top
+            else:
+                res = mul(acc2, power_root(acc / div if normalize else acc, p))
         elif op == MIXED:
             a = alpha[od, oh, ow]
             if a == 1.0:  # exactly max or avg, also when the other is infinite
@@ -184,7 +234,11 @@ def reduce_windows(x, out, tab, steps, op, fparams, alpha, uniform, weights, fla
             res = np.float64(x[cz, cy, cx, c]) if chosen else np.float64(ext)
         else:  # WEIGHTED
             res = acc / acc2 if normalize else acc
-        out[od, oh, ow, c] = to_output(res, lim_lo, lim_hi, is_int)
+        res = to_output(res, lim_lo, lim_hi, is_int)
+        if is_int and res >= lim_hi:  # saturate: 2**63 does not convert to int64
+            out[od, oh, ow, c] = imax
+        else:
+            out[od, oh, ow, c] = res
 
 
 
@@ -349,6 +403,10 @@ def fast_path(plan) -> str | None:
     """
     if not FAST_PATHS or plan.op not in (MAX, MIN, AVG):
         return None
+    if plan.nodata is not None or plan.return_indices:
+        return None  # the generic kernel does those
+    if plan.op == AVG and plan.is_int and plan.dtype.itemsize == 8:
+        return None  # the generic kernel saturates its 64-bit stores
     ad, ah, aw = plan.axes
     d, h = plan.in_shape[0], plan.in_shape[1]
     if ad.regular != (1, 1, 0) or ad.out != d:  # frames are not pooled
@@ -400,12 +458,17 @@ def pool2x2_args(plan, x, out) -> tuple:
             np.bool_(plan.is_int and plan.dtype.itemsize <= 2))
 
 
-def reduce_args(plan, x, out, to_device=False) -> tuple:
-    """``reduce_windows``' arguments: (x, out) and ``Plan.kernel_args()``, uploaded if asked."""
+def reduce_args(plan, x, out, to_device=False, idx=None) -> tuple:
+    """``reduce_windows``' arguments: (x, out, idx) and ``Plan.kernel_args()``, uploaded if
+    asked. ``idx``: the indices' output (a dummy when None)."""
     rest = plan.kernel_args()
+    if idx is None:
+        idx = np.zeros((1, 1, 1, 1), dtype=np.int64)
+        if to_device:
+            idx = cuda.to_device(idx)
     if to_device:
         rest = tuple(a if np.isscalar(a) else cuda.to_device(np.ascontiguousarray(a)) for a in rest)
-    return (x, out) + tuple(rest)
+    return (x, out, idx) + tuple(rest)
 
 
 class Launch:
@@ -415,7 +478,7 @@ class Launch:
     (tables, parameters, random draws) are uploaded when it is built.
     """
 
-    def __init__(self, plan, d_x, d_out):
+    def __init__(self, plan, d_x, d_out, d_idx=None):
         self.kernel_name = fast_path(plan) or "reduce_windows"
         if plan.op in SELECT_OPS:
             self.kernel_name = "select_windows"
@@ -434,7 +497,7 @@ class Launch:
             self.block = (TPB, 1)
         else:
             self.kernel = reduce_windows
-            self.args = reduce_args(plan, d_x, d_out, to_device=True)
+            self.args = reduce_args(plan, d_x, d_out, to_device=True, idx=d_idx)
             n = int(np.prod(plan.out_shape))
             self.grid = max(1, min(-(-n // TPB), _max_blocks()))
             self.block = TPB
@@ -466,7 +529,9 @@ def pool_timed(x, plan) -> tuple[np.ndarray, float]:
         flat_x = _device_buffer("x", x.shape, x.dtype)
         flat_x.copy_to_device(np.ascontiguousarray(x).reshape(-1))
         flat_out = _device_buffer("out", plan.out_shape, plan.dtype)
-        launch = Launch(plan, flat_x.reshape(x.shape), flat_out.reshape(plan.out_shape))
+        d_idx = (cuda.device_array(plan.out_shape, dtype=np.int64) if plan.return_indices
+                 else None)
+        launch = Launch(plan, flat_x.reshape(x.shape), flat_out.reshape(plan.out_shape), d_idx)
         t1 = time.perf_counter()
         compile_s = launch.compile()
         t2 = time.perf_counter()
@@ -474,6 +539,8 @@ def pool_timed(x, plan) -> tuple[np.ndarray, float]:
         cuda.synchronize()
         t3 = time.perf_counter()
         out = flat_out.copy_to_host().reshape(plan.out_shape)
+        if d_idx is not None:
+            out = (out, d_idx.copy_to_host())
         t4 = time.perf_counter()
     last_timings.update(upload=t1 - t0, compile=compile_s, kernel=t3 - t2, download=t4 - t3)
     return out, compile_s

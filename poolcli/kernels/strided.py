@@ -74,11 +74,16 @@ def _sum_dtype(dtype: np.dtype, cells: int):
 
 
 def applies(plan) -> bool:
-    return plan.op in (OP_MAX, OP_MIN, OP_AVG, OP_LP) and all(a.regular for a in plan.axes)
+    """Whether the shortcut serves this plan: max, min, avg, lp (p = 2 only: other powers may
+    need the largest |x| factored out, ``reference.power_mean``) over regular windows, and
+    neither nodata nor indices (the reference does those)."""
+    ops = (OP_MAX, OP_MIN, OP_AVG) + ((OP_LP,) if plan.p == 2.0 else ())
+    return (plan.op in ops and plan.nodata is None and not plan.return_indices
+            and all(a.regular for a in plan.axes))
 
 
 def pool(x: np.ndarray, plan) -> np.ndarray:
-    views = cell_views(x, plan) if plan.op in (OP_MAX, OP_MIN, OP_AVG, OP_LP) else None
+    views = cell_views(x, plan) if applies(plan) else None
     if views is None:
         return reference.pool(x, plan)
     if plan.op in (OP_MAX, OP_MIN):
@@ -105,11 +110,17 @@ def pool(x: np.ndarray, plan) -> np.ndarray:
             np.rint(q, out=q)
             return q.astype(plan.dtype)
         return finish(acc.astype(np.float64, copy=False) / plan.divisors()[..., None], plan.dtype)
-    # lp: the reference's formula on float64 cells, in its order
+    # lp, p = 2: the reference's formula on float64 cells, in its order, where the plain sum
+    # is safe (``reference.lp_scale``); any other window: the reference
     acc = np.zeros(plan.out_shape, dtype=np.float64)
-    for v in views:
-        f = v.astype(np.float64)
-        acc += f * f if plan.p == 2.0 else np.abs(f) ** plan.p
+    top = np.zeros(plan.out_shape, dtype=np.float64)
+    with np.errstate(over="ignore", under="ignore"):
+        for v in views:
+            f = v.astype(np.float64)
+            np.maximum(top, np.abs(f), out=top)
+            acc += f * f
+        if not np.all(reference.lp_scale(top, 2.0, len(views)) == 1.0):
+            return reference.pool(x, plan)
     return finish(reference.lp_finish(acc, plan), plan.dtype)
 
 
