@@ -331,7 +331,7 @@ def _run_maxblur(x, size, stride, padding, dilation, ceil_mode, backend, alpha_c
     then blurpool (``filter_size``) at the stride, as antialiased_cnns' models chain
     ``nn.MaxPool2d(k, 1)`` and ``BlurPool``."""
     from . import geometry
-    from .plan import _check_select
+    from .validate import _check_select
 
     _check_select(modes.MODES["max"], dict(opts), None)
     win = geometry.window(size, stride, padding, dilation, ceil_mode)

@@ -17,11 +17,12 @@ PACKAGE = Path(__file__).resolve().parent.parent / "poolcli"
 LAYERS: dict[str, int] = {
     # 0: plain data, the error family and the size limits (the CLI's --help reads these)
     "poolcli.errors": 0, "poolcli.modes": 0, "poolcli.options": 0, "poolcli.limits": 0,
+    "poolcli.opcodes": 0,
     # 1: what sits below the engine: window tables, file I/O, inputs, reports, weight files
     "poolcli.geometry": 1, "poolcli.io": 1, "poolcli.inputs": 1, "poolcli.report": 1,
     "poolcli.learn": 1,
-    # 2: the backend contract
-    "poolcli.plan": 2,
+    # 2: the backend contract, and the shape-free checking of options it starts with
+    "poolcli.plan": 2, "poolcli.validate": 2,
     # 3: the backends (they import plan, never api)
     "poolcli.reference": 3, "poolcli.kernels": 3,
     # 4: backend choice

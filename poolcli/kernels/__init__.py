@@ -26,13 +26,14 @@ def _user_cache_dir() -> str:
 def _sources_key() -> str:
     """A checksum of the kernel sources. Numba invalidates a cached kernel when *its* file
     changes, not when a function it inlines from another file does (``_ops.py``) nor when
-    a global it freezes does (the op codes, declared in ``../plan.py``), so the default
+    a global it freezes does (the op codes, declared in ``../opcodes.py``), so the default
     cache folder is named after all of them: any edit gets a fresh folder."""
     import zlib
 
     here = os.path.dirname(os.path.abspath(__file__))
     crc = 0
-    for name in ("_ops.py", "cpu.py", "cuda.py", os.path.join("..", "plan.py")):
+    for name in ("_ops.py", "cpu.py", "cuda.py", os.path.join("..", "opcodes.py"),
+                 os.path.join("..", "plan.py")):
         try:
             with open(os.path.join(here, name), "rb") as f:
                 crc = zlib.crc32(f.read(), crc)

@@ -1,4 +1,8 @@
-"""The Numba CPU backend: module-level ``@njit(parallel=True, cache=True)`` kernels.
+"""The Numba CPU backend: module-level ``@njit(parallel=True, cache=_CACHE)`` kernels.
+
+One job over 600 lines: the CPU backend's kernels and their dispatch. They stay in one file
+because the inlined helpers they share and the kernel cache's key (``kernels._sources_key``)
+are per file.
 
 One kernel, ``reduce_windows``, serves every mode: it walks each window's valid
 cells (from the geometry's tables) and reduces them with the operation named
