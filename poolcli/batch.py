@@ -81,10 +81,10 @@ def _run(array, s: Settings, mode: str | None = None, **window):
     options, ``window``/``mode`` overriding them (a video's temporal chunks)."""
     from . import api
 
-    geometry = {**s.geometry, **window}
     options = s.options if mode in (None, s.mode) else {}  # another mode: its defaults
+    kwargs = {**s.geometry, **options, **window}  # the caller's keywords win (nodata too)
     with _POOL_LOCK, numba_threads(s.threads, s.backend):
-        return api.run(array, mode or s.mode, backend=s.backend, **geometry, **options)
+        return api.run(array, mode or s.mode, backend=s.backend, **kwargs)
 
 
 def _describe_plan(rec: Record, res) -> None:

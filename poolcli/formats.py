@@ -13,7 +13,7 @@ TIFF stack or a GeoTIFF it calls ``pool_format`` here, which pools through the s
   Video streams frame by frame (``io.video``; memory: the window's depth in frames); a volume,
   stack or raster is loaded with its metadata and saved with it updated. A ``.npy`` output
   gets the pooled array.
-- ``pool_nodata``: THE seam for GeoTIFF nodata (see its docstring).
+- ``pool_nodata``: a GeoTIFF's nodata handed to the pooling (every mode honours it).
 - ``describe(path, kind)``: ``poolcli info``'s row for these formats.
 - ``one_file_pyramid(...)``: ``poolcli pyramid IMG -o out.ome.zarr|out.tif``.
 
@@ -143,24 +143,14 @@ def _even_only(s, what: str) -> None:
 # nodata: the seam
 
 
-def pool_nodata(x: np.ndarray, nodata: float | None, mode: str,
-                pool_fn: Callable[[np.ndarray, str], np.ndarray]) -> np.ndarray:
+def pool_nodata(x: np.ndarray, nodata: float | None, mode: str, pool_fn: Callable) -> np.ndarray:
     """Pool ``x`` with ``nodata`` cells left out of every window (a window with none valid
-    gives ``nodata``). ``pool_fn(array, mode) -> pooled`` is the one-window pooling.
-
-    THE seam for the nodata issue (14): today max/min/avg go through
-    ``io.geo.pool_ignoring_nodata``; any other mode on a raster that holds nodata cells is
-    an error (never a silent mix). Once ``poolcli.pool(..., nodata=V)`` exists, this body
-    becomes ``pool_fn(x, mode, nodata=nodata)`` for every mode.
+    gives ``nodata``), for every mode: the library's own ``nodata`` option.
+    ``pool_fn(array, mode, **options) -> pooled`` is the one-window pooling.
     """
-    from .io.geo import pool_ignoring_nodata
-
     if nodata is None:
         return pool_fn(x, mode)
-    holds = np.isnan(x).any() if np.isnan(nodata) else bool((x == nodata).any())
-    if not holds and mode not in ("max", "min", "avg"):
-        return pool_fn(x, mode)  # no nodata cell: nothing can be mixed in
-    return pool_ignoring_nodata(x, nodata, mode, pool_fn)
+    return pool_fn(x, mode, nodata=float(nodata))
 
 
 # ------------------------------------------------------------------------------------------
@@ -340,7 +330,9 @@ def _geotiff(job, s, rec, run) -> None:
         raise UsageError("a GeoTIFF is one raster: give a two-number window (-k HxW)")
     win = Window(win3.size[1:], win3.stride[1:], win3.padding[1:], win3.dilation[1:])
     timed = _timed(rec, run)
-    y = pool_nodata(x, raster.nodata, s.mode, lambda a, mode: timed(a, mode=mode).array)
+    nodata = s.options.get("nodata")  # --nodata wins over the file's GDAL_NODATA
+    nodata = raster.nodata if nodata is None else nodata
+    y = pool_nodata(x, nodata, s.mode, lambda a, mode, **kw: timed(a, mode=mode, **kw).array)
     rec.output_shape = tuple(int(n) for n in y.shape)
     t0 = time.perf_counter()
     if _npy_out(job.output):
@@ -486,9 +478,9 @@ def one_file_pyramid(path: str, out: str, levels: int, mode: str, size, stride,
         ss = tuple(v ** times for v in st) if not composable else st
         extra = {"seed": 0} if spec.random else {}
 
-        def one(arr, m):
+        def one(arr, m, **kw):
             return api.run(arr, m, size=kk, stride=ss, backend=backend, alpha_channel=alpha,
-                           **extra).array
+                           **extra, **kw).array
 
         return pool_nodata(a, nodata, mode, one) if geo_raster is not None else one(a, mode)
 

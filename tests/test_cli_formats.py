@@ -213,6 +213,43 @@ def test_geotiff_transform_and_nodata(tmp_path):
     assert (got != NODATA).sum() == got.size - 2  # (bands) x one all-nodata window
 
 
+def lower_nanmedian_2x2(band: np.ndarray, nodata) -> np.ndarray:
+    """Oracle: each 2x2 block's median of its valid cells, the lower middle for an even count
+    (numpy.nanmedian of the block's values at or below its median), nodata where none valid."""
+    h, w = band.shape[0] // 2, band.shape[1] // 2
+    blocks = band[: 2 * h, : 2 * w].astype(np.float64).reshape(h, 2, w, 2).swapaxes(1, 2)
+    blocks = np.where(blocks == nodata, np.nan, blocks).reshape(h, w, 4)
+    out = np.full((h, w), float(nodata))
+    for i, j in np.ndindex(h, w):
+        v = blocks[i, j]
+        if np.isnan(v).all():
+            continue
+        med = np.nanmedian(v)  # the mean of the two middles for an even count
+        out[i, j] = np.nanmax(np.where(v <= med, v, np.nan))  # -> the lower middle
+    return out
+
+
+def test_geotiff_median_honours_nodata(tmp_path):
+    rng = np.random.default_rng(5)
+    data = rng.integers(-500, 500, size=(1, 24, 32)).astype(np.int16)
+    data[0, :2, :2] = NODATA  # an all-nodata window
+    data[rng.random(data.shape) < 0.3] = NODATA  # windows with 1, 2, 3 or 4 valid cells
+    with rasterio.open(tmp_path / "dem.tif", "w", driver="GTiff", height=24, width=32, count=1,
+                       dtype="int16", crs="EPSG:32633", transform=ORIGIN, nodata=NODATA) as ds:
+        ds.write(data)
+    r = invoke("median", tmp_path / "dem.tif", "-k", "2")
+    assert r.exit_code == 0, r.output
+    with rasterio.open(tmp_path / "dem_median.tif") as ds:
+        assert ds.nodata == NODATA and ds.dtypes == ("int16",)
+        assert ds.transform == ORIGIN @ ORIGIN.scale(2)
+        got = ds.read(1)
+    want = lower_nanmedian_2x2(data[0], NODATA)
+    np.testing.assert_array_equal(got, want.astype(np.int16))
+    assert got[0, 0] == NODATA and (got == NODATA).sum() >= 1
+    any_valid = data[0].reshape(12, 2, 16, 2).max(axis=(1, 3)) != NODATA
+    assert not (got[any_valid] == NODATA).any() and (got[~any_valid] == NODATA).all()
+
+
 def test_geotiff_refusals(tmp_path):
     make_geotiff(tmp_path / "dem.tif")
     r = invoke("fractional", tmp_path / "dem.tif", "--ratio", "0.5", "--seed", "1")

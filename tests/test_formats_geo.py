@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import poolcli
-from poolcli.errors import ImageError, UsageError
+from poolcli.errors import ImageError
 
 rasterio = pytest.importorskip("rasterio")
 tifffile = pytest.importorskip("tifffile")
@@ -72,9 +72,7 @@ def test_nodata_never_mixed_into_avg_max_min(tmp_path):
     data = make_geotiff(src, bands=1)[0]
     r = geo.read_geotiff(src)
     for mode in ("avg", "max", "min"):
-        y = geo.pool_ignoring_nodata(
-            r.array, r.nodata, mode, lambda a, m: poolcli.pool(a, m, size=2)
-        )
+        y = poolcli.pool(r.array, mode, size=2, nodata=r.nodata)
         geo.write_geotiff(dst, y, r, Window.of(2, 2))
         with rasterio.open(dst) as b:
             got = b.read(1, masked=True)
@@ -207,11 +205,6 @@ def test_tiff_without_georeferencing_is_an_image_error(tmp_path):
     tifffile.imwrite(src, np.zeros((8, 8), np.uint8))
     with pytest.raises(ImageError, match="no georeferencing"):
         geo.read_geotiff(src)
-
-
-def test_nodata_modes_beyond_max_min_avg_are_refused():
-    with pytest.raises(UsageError, match="cannot leave nodata out"):
-        geo.pool_ignoring_nodata(np.zeros((4, 4)), 0.0, "lp", lambda a, m: a)
 
 
 def test_missing_extra_names_it(monkeypatch, tmp_path):

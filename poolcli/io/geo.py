@@ -22,11 +22,6 @@ Interface
 - ``check_even_windows(mode, **options)``: raises ``UsageError`` (a ``ValueError``) for modes
   whose windows are uneven (adaptive, fractional, spp, global): no single pixel size and origin
   describe their output, so it cannot carry georeferencing.
-- ``pool_ignoring_nodata(x, nodata, mode, pool_fn)``: max, min and avg with cells equal to
-  ``nodata`` (or NaN where ``nodata`` is NaN) left out of every window; a window with none
-  valid gives ``nodata``. ``pool_fn(array, mode) -> pooled`` is the caller's pooling (the same
-  window for every call). Until the pooling itself honours nodata (the nodata issue), this is
-  how a GeoTIFF is pooled without mixing nodata into the result.
 
 The transform that ``rasterio``/GDAL reads from the output equals ``T @ translation(c, c) @
 scale(s)`` of the input's transform T, with c = (k - 1)*d/2 - p + (1 - s)/2 per axis (for
@@ -35,7 +30,6 @@ GDAL's corner-based transform, whatever the raster type): the tests check exactl
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field
 
@@ -228,31 +222,3 @@ def check_even_windows(mode: str, **options) -> None:
             f"mode {mode!r} pools uneven windows, so its output has no single pixel size and "
             "origin: georeferencing cannot be kept; use a sliding mode (max, avg, ...) with -k/-s"
         )
-
-
-def pool_ignoring_nodata(x: np.ndarray, nodata: float | None, mode: str, pool_fn) -> np.ndarray:
-    """max/min/avg with ``nodata`` cells left out of every window (see the module doc)."""
-    x = np.asarray(x)
-    if nodata is None:
-        return pool_fn(x, mode)
-    if mode not in ("max", "min", "avg"):
-        raise UsageError(f"mode {mode!r} cannot leave nodata out yet: use max, min or avg")
-    valid = ~np.isnan(x) if math.isnan(nodata) else x != nodata
-    any_valid = pool_fn(valid.astype(np.uint8), "max").astype(bool)
-    if mode == "avg":
-        total = pool_fn(np.where(valid, x, 0).astype(np.float64), "avg")
-        share = pool_fn(valid.astype(np.float64), "avg")  # the same divisor: the valid fraction
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out = total / share
-        if x.dtype.kind in "iu":
-            info = np.iinfo(x.dtype)
-            out = np.clip(np.rint(np.where(any_valid, out, 0)), info.min, info.max)
-        out = out.astype(x.dtype)
-    else:
-        if x.dtype.kind == "f":
-            fill = -np.inf if mode == "max" else np.inf
-        else:
-            info = np.iinfo(x.dtype)
-            fill = info.min if mode == "max" else info.max
-        out = pool_fn(np.where(valid, x, np.asarray(fill, dtype=x.dtype)), mode)
-    return np.where(any_valid, out, np.asarray(nodata).astype(x.dtype))
