@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 from helpers import BACKENDS, MODE_CASES, check_backend
-from hypothesis import assume, given
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -183,3 +183,72 @@ def test_output_shape_is_pytorchs(data, geometry, case):
     else:  # the frames (if any) and the channels (if any) are kept
         lead, tail = x.shape[: x.ndim - 2 - (x.ndim >= 3)], x.shape[2 + (x.ndim == 4):][-1:] if x.ndim >= 3 else ()
         assert y.shape == lead + want + tail
+
+
+# -------------------------------------------------------------------------------------------
+# issue 12 (64-bit exactness, lp for any p) and issue 14 (nodata, indices): fewer examples
+
+#: the loaded profile's examples, fewer (dev 60 -> 25, ci 150 -> 30, long 2000 -> 400)
+FEW = settings(settings.default, max_examples=max(25, settings.default.max_examples // 5))
+
+EXTREMES = {
+    "int64": [-(2**63), -(2**63) + 1, -(2**53) - 1, -1, 0, 1, 2**53 + 1, 2**63 - 2, 2**63 - 1],
+    "uint64": [0, 1, 2**53 + 1, 2**63 - 1, 2**63, 2**64 - 5, 2**64 - 2, 2**64 - 1],
+}
+
+
+def extreme_elements(dtype):
+    info = np.iinfo(dtype)
+    return st.sampled_from(EXTREMES[dtype]) | st.integers(int(info.min), int(info.max))
+
+
+@FEW
+@given(data=st.data(), geometry=geometries(), dtype=st.sampled_from(["int64", "uint64"]),
+       backend=st.sampled_from(BACKENDS))
+def test_64bit_extremes_exact_max_min_and_avg_never_wraps(data, geometry, dtype, backend):
+    dims, kwargs = geometry
+    shape = data.draw(arrays_for(dims, len(dims), "uint8")).shape
+    x = data.draw(hnp.arrays(np.dtype(dtype), shape, elements=extreme_elements(dtype)))
+    lo = check_backend(x, "min", backend, **kwargs)  # exact: assert_array_equal
+    hi = check_backend(x, "max", backend, **kwargs)
+    # every output of max/min is one of the input's values, bit for bit (not a float64 round)
+    assert np.isin(hi, x).all() and np.isin(lo, x).all()
+    avg = check_backend(x, "avg", backend, **kwargs)
+    # never wraps: between the window's min and max up to the float64 rounding of the mean
+    # (cells * 2**-52 relative, and the clip to the dtype's range)
+    cells = math.prod(kwargs["size"])
+    f_lo, f_hi, f_avg = (a.astype(np.float64) for a in (lo, hi, avg))
+    tol = (cells + 2) * np.finfo(np.float64).eps * np.maximum(np.abs(f_lo), np.abs(f_hi))
+    assert np.all(f_lo - tol <= f_avg) and np.all(f_avg <= f_hi + tol), (
+        f"avg left [min, max] (wrapped?) on {backend}: {avg[(f_avg < f_lo - tol) | (f_avg > f_hi + tol)][:4]}")
+
+
+def nonzero_floats(dtype):
+    """Finite values whose magnitude is 0 or in [2**-10, 2**20] (no underflow of max|x| / cells)."""
+    width = np.dtype(dtype).itemsize * 8
+    mag = st.floats(2.0**-10, 2.0**20, width=width)
+    return st.just(0.0) | mag | mag.map(lambda v: -v)
+
+
+@FEW
+@given(data=st.data(), geometry=geometries(), dtype=st.sampled_from(DTYPES),
+       p=st.just(float("inf")) | st.floats(1.0, 3000.0) | st.sampled_from([1.0, 200.0, 3000.0]),
+       normalize=st.booleans(), backend=st.sampled_from(BACKENDS))
+def test_lp_large_p_equals_reference_and_never_overflows(data, geometry, dtype, p, normalize,
+                                                         backend):
+    dims, kwargs = geometry
+    shape = data.draw(arrays_for(dims, len(dims), "uint8")).shape
+    elems = elements(dtype) if np.dtype(dtype).kind in "ui" else nonzero_floats(dtype)
+    x = data.draw(hnp.arrays(np.dtype(dtype), shape, elements=elems))
+    y = check_backend(x, "lp", backend, p=p, normalize=normalize, **kwargs)
+    yf = y.astype(np.float64)
+    assert np.isfinite(yf).all(), f"lp p={p} overflowed on {backend}"
+    big = poolcli.pool(np.abs(x.astype(np.float64)), "max", backend="numpy", **kwargs)
+    if np.dtype(dtype).kind == "f":  # a window with a non-zero cell has a non-zero norm
+        assert np.all(yf[big > 0] > 0), f"lp p={p} underflowed to 0 on {backend}"
+    # the power mean lies in [max|x| * cells**(-1/p), max|x|] (p = inf: max|x|); the sum,
+    # times cells**(1/p), at most (integers round to the nearest, floats a few ulps)
+    cells = math.prod(kwargs["size"])
+    lo_f, hi_f = (big, big * cells ** (1.0 / p)) if not normalize else (big * cells ** (-1.0 / p), big)
+    slack_ = 0.5 if np.dtype(dtype).kind in "ui" else 1e-5 * big
+    assert np.all(lo_f - slack_ <= yf) and np.all(yf <= hi_f + slack_), f"lp p={p} out of bounds"
