@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from helpers import BACKENDS, MODE_CASES, check_backend
+from helpers import BACKENDS, MODE_CASES, assert_pool_equal, check_backend
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -251,4 +251,67 @@ def test_lp_large_p_equals_reference_and_never_overflows(data, geometry, dtype, 
     cells = math.prod(kwargs["size"])
     lo_f, hi_f = (big, big * cells ** (1.0 / p)) if not normalize else (big * cells ** (-1.0 / p), big)
     slack_ = 0.5 if np.dtype(dtype).kind in "ui" else 1e-5 * big
+    if np.dtype(dtype).kind in "ui":  # integer results saturate (|-2**31| -> 2**31 - 1)
+        lo_f = np.minimum(lo_f, np.iinfo(dtype).max)
     assert np.all(lo_f - slack_ <= yf) and np.all(yf <= hi_f + slack_), f"lp p={p} out of bounds"
+
+
+@FEW
+@given(data=st.data(), geometry=geometries(), dtype=st.sampled_from(DTYPES),
+       mode=st.sampled_from(["max", "min", "avg", "median"]),
+       min_valid=st.none() | st.floats(0.05, 1.0), backend=st.sampled_from(BACKENDS))
+def test_nodata_backend_equals_reference(data, geometry, dtype, mode, min_valid, backend):
+    dims, kwargs = geometry
+    shape = data.draw(arrays_for(dims, len(dims), "uint8")).shape
+    # few distinct values, so that nodata cells are frequent and windows all-nodata at times
+    if np.dtype(dtype).kind in "ui":
+        info = np.iinfo(dtype)
+        elems = st.sampled_from(sorted({0, 1, 7, int(info.max), int(info.min)}))
+    else:
+        elems = st.sampled_from([0.0, -1.5, 2.25, 1e6, float("nan")])
+    x = data.draw(hnp.arrays(np.dtype(dtype), shape, elements=elems))
+    use_nan = np.dtype(dtype).kind == "f" and data.draw(st.booleans())
+    nodata = float("nan") if use_nan else data.draw(st.sampled_from(x.reshape(-1).tolist()))
+    assume(not (isinstance(nodata, float) and math.isnan(nodata)) or use_nan)
+    y = check_backend(x, mode, backend, nodata=nodata, min_valid=min_valid, **kwargs)
+    # an all-nodata input gives nodata everywhere
+    if use_nan:
+        absent = np.isnan(x)
+    else:
+        absent = x == nodata
+    if absent.all():
+        assert (np.isnan(y) if use_nan else y == nodata).all()
+
+
+@FEW
+@given(data=st.data(), geometry=geometries(), dtype=st.sampled_from(DTYPES),
+       mode=st.sampled_from(["max", "min", "adaptive"]), backend=st.sampled_from(BACKENDS))
+def test_indices_backend_equals_reference_and_unpool(data, geometry, dtype, mode, backend):
+    dims, kwargs = geometry
+    if mode == "adaptive":
+        assume(len(dims) == 2)
+        kwargs = {"output_size": data.draw(st.tuples(*[st.integers(1, n + 2) for n in dims])),
+                  "op": data.draw(st.sampled_from(["max", "min"]))}
+    x = data.draw(arrays_for(dims, len(dims), dtype, nan=True))
+    expected = poolcli.api.run(x, mode, backend="reference", return_indices=True, **kwargs)
+    y, idx = poolcli.pool(x, mode, backend=backend, return_indices=True, **kwargs)
+    assert_pool_equal(y, expected.array, context=f"{mode} {kwargs} {backend}")
+    assert idx.dtype == np.int64 and idx.shape == y.shape
+    np.testing.assert_array_equal(idx, expected.indices, err_msg=f"{mode} {kwargs} {backend}")
+    # each index points at a cell of its channel's plane holding the pooled value
+    x4, y4, i4 = (poolcli.api.dhwc_view(np.asarray(a)) for a in (x, y, idx))
+    lead = 1 if len(dims) == 3 else x4.shape[0]
+    planes_x = x4.reshape(lead, -1, x4.shape[3])
+    flat_i = i4.reshape(lead, -1, i4.shape[3])
+    assert (flat_i >= 0).all() and (flat_i < planes_x.shape[1]).all()
+    np.testing.assert_array_equal(np.take_along_axis(planes_x, flat_i, axis=1),
+                                  y4.reshape(flat_i.shape))
+    # unpool puts y at those indices and zeros elsewhere
+    u = poolcli.unpool(y, idx, output_size=dims)
+    assert u.shape == x.shape and u.dtype == y.dtype
+    planes_u = poolcli.api.dhwc_view(u).reshape(planes_x.shape)
+    np.testing.assert_array_equal(np.take_along_axis(planes_u, flat_i, axis=1),
+                                  y4.reshape(flat_i.shape))
+    hit = np.zeros(planes_u.shape, bool)
+    np.put_along_axis(hit, flat_i, True, axis=1)
+    assert (planes_u[~hit] == 0).all()
