@@ -17,7 +17,11 @@ import types
 
 import numpy as np
 import pytest
+import test_golden_modes as golden
+import test_properties as props
 from helpers import DTYPES, GEOMETRIES, LAYOUTS, MODE_CASES, check_backend, random_array
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from poolcli import api, dispatch, modes
 
@@ -245,3 +249,58 @@ def test_kernels_compile_to_ptx(dtype, monkeypatch):
                          (kcuda.select_windows, select)):
         ptx, _ = cuda.compile_ptx(kernel.py_func, tuple(numba.typeof(a) for a in args), cc=PTX_CC)
         assert ".entry" in ptx
+
+
+# -------------------------------------------------------------------------------------------
+# issue 12 / 14: the golden oracles (int64, nodata, indices) and the properties, on cuda
+
+GOLDEN_CUDA = [c for fam in ("int64", "nodata", "indices") for c in golden.golden_cases(fam)
+               if fam != "nodata" or c.values[2]["mode"] in ("max", "min", "avg")]
+
+
+@needs_device
+@pytest.mark.parametrize(("family", "i", "call", "arrays"), GOLDEN_CUDA)
+def test_golden_int64_nodata_indices(family, i, call, arrays):
+    golden.run_case(call, arrays, "cuda")
+
+
+#: the simulator runs a Python thread per GPU thread: a few examples (the small blocks
+#: fixture stays for the whole test, hence the health check)
+CUDA_FEW = settings(settings.default, max_examples=8,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+
+
+@needs_device
+@CUDA_FEW
+@given(data=st.data(), geometry=props.geometries(), dtype=st.sampled_from(["int64", "uint64"]))
+def test_64bit_extremes_property(data, geometry, dtype):
+    props.test_64bit_extremes_exact_max_min_and_avg_never_wraps.hypothesis.inner_test(
+        data, geometry, dtype, "cuda")
+
+
+@needs_device
+@CUDA_FEW
+@given(data=st.data(), geometry=props.geometries(), dtype=st.sampled_from(DTYPES),
+       p=st.just(float("inf")) | st.floats(1.0, 3000.0), normalize=st.booleans())
+def test_lp_large_p_property(data, geometry, dtype, p, normalize):
+    props.test_lp_large_p_equals_reference_and_never_overflows.hypothesis.inner_test(
+        data, geometry, dtype, p, normalize, "cuda")
+
+
+@needs_device
+@CUDA_FEW
+@given(data=st.data(), geometry=props.geometries(), dtype=st.sampled_from(DTYPES),
+       mode=st.sampled_from(["max", "min", "avg", "median"]),
+       min_valid=st.none() | st.floats(0.05, 1.0))
+def test_nodata_property(data, geometry, dtype, mode, min_valid):
+    props.test_nodata_backend_equals_reference.hypothesis.inner_test(
+        data, geometry, dtype, mode, min_valid, "cuda")
+
+
+@needs_device
+@CUDA_FEW
+@given(data=st.data(), geometry=props.geometries(), dtype=st.sampled_from(DTYPES),
+       mode=st.sampled_from(["max", "min", "adaptive"]))
+def test_indices_property(data, geometry, dtype, mode):
+    props.test_indices_backend_equals_reference_and_unpool.hypothesis.inner_test(
+        data, geometry, dtype, mode, "cuda")
