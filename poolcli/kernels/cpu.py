@@ -27,13 +27,14 @@ cache) with the result; ``api.run`` puts them in ``Result.compile_seconds``.
 
 from __future__ import annotations
 
+import math
 import time
 
 import numba
 import numpy as np
 from numba import njit, prange
 
-from ..plan import SELECT_OPS
+from ..plan import LP_HUGE, SELECT_OPS
 from . import _ops, can_cache
 
 NAME = "cpu"
@@ -246,7 +247,8 @@ def select_windows(x2, out, dims, tab, steps, op, fparams, ignv, flags):
     """
     C = x2.shape[1]
     Do, Ho, Wo, _ = out.shape
-    q, nodata, min_valid, lim_lo, lim_hi = fparams[0], fparams[1], fparams[2], fparams[3], fparams[4]
+    q, nodata, min_valid = fparams[0], fparams[1], fparams[2]
+    lim_lo, lim_hi = fparams[3], fparams[4]
     is_int, even_mean, has_nodata = flags[0] != 0, flags[1] != 0, flags[3] != 0
     for r in prange(Do * Ho):
         od = r // Ho
@@ -330,7 +332,8 @@ def reduce_fixed(x, out, rows_in, rows_out, kh, kw, sh, sw, chans, optag, inttag
 
     x: (D*H, W*C) and out: (D*Do, Wo*C) rows (frames stacked); rows_in = H, rows_out = Ho.
     kh, kw, sh, sw, chans, optag (op + 1), inttag are tuples whose LENGTHS are the values, so
-    they are compile-time constants. inttag: 1 float, 2 integer, 3 integer summed in float32.
+    they are compile-time constants. inttag: 1 float, 2 integer, 3 integer summed in float32,
+    4 integer whose plain lp sum can neither overflow nor underflow (no factoring needed).
     acc0: the accumulator's zero: float32 for the average of 8- and 16-bit integers (their
     sums of at most 9 cells are below 2**24, so exact, and s/div is within 1/18 of a tie
     only when it is one exactly, so np.rint gives np.rint(s / div) of the reference; 4x
@@ -343,6 +346,7 @@ def reduce_fixed(x, out, rows_in, rows_out, kh, kw, sh, sw, chans, optag, inttag
         # reach its body as run-time arguments, and the row would not vectorise
         KH, KW, SH, SW, C = len(kh), len(kw), len(sh), len(sw), len(chans)
         op, is_int, f32sum = len(optag) - 1, len(inttag) >= 2, len(inttag) == 3
+        plain = len(inttag) == 4
         y0 = _first_row(r, rows_in, rows_out, SH)
         o = out[r]
         if C == 4 and not is_int:
@@ -355,7 +359,8 @@ def reduce_fixed(x, out, rows_in, rows_out, kh, kw, sh, sw, chans, optag, inttag
                 if op == MAX or op == MIN:
                     t[k] = _fixed_extreme(x, y0, k, KH, KW, C, op)
                 else:
-                    t[k] = _fixed_value(x, y0, k, KH, KW, C, op, is_int, f32sum, acc0, fparams)
+                    t[k] = _fixed_value(x, y0, k, KH, KW, C, op, is_int, f32sum, plain, acc0,
+                                        fparams)
             for ow in range(out.shape[1] // C):
                 for c in range(C):
                     o[ow * C + c] = t[SW * C * ow + c]
@@ -366,7 +371,7 @@ def reduce_fixed(x, out, rows_in, rows_out, kh, kw, sh, sw, chans, optag, inttag
                         o[ow * C + c] = _fixed_extreme(x, y0, SW * C * ow + c, KH, KW, C, op)
                     else:
                         o[ow * C + c] = _fixed_value(x, y0, SW * C * ow + c, KH, KW, C, op,
-                                                     is_int, f32sum, acc0, fparams)
+                                                     is_int, f32sum, plain, acc0, fparams)
 
 
 @njit(inline="always")
@@ -383,7 +388,7 @@ def _fixed_extreme(x, y0, i, KH, KW, C, op):
 
 
 @njit(inline="always")
-def _fixed_value(x, y0, i, KH, KW, C, op, is_int, f32sum, acc0, fparams):
+def _fixed_value(x, y0, i, KH, KW, C, op, is_int, f32sum, plain, acc0, fparams):
     """reduce_fixed's value of the window whose first cell is column i of row y0 (a float64
     for max and min too: the callers take ``_fixed_extreme`` for those, exact in x's dtype)."""
     s = acc0
@@ -400,7 +405,12 @@ def _fixed_value(x, y0, i, KH, KW, C, op, is_int, f32sum, acc0, fparams):
         return _rint_ratio(s, KH * KW)
     if op == AVG:
         return s / (KH * KW)
-    # lp: the plain sum where it is safe (_ops.lp_scale), else the largest |x| factored out
+    # lp: the plain sum where it is safe (_ops.lp_scale), else the largest |x| factored out;
+    # ``plain``: safe for every window of this dtype (decided once in fast_args), so the
+    # loop stays branch-free and vectorises (uint8 RGB 4096^2 2x2: ~10x faster than checking)
+    if plain:
+        res = _power_root(s / (KH * KW) if fparams[1] != 0.0 else s, fparams[0])
+        return _to_output(res, fparams[2], fparams[3], is_int)
     m = 0.0
     for jh in range(KH):
         row = x[y0 + jh]
@@ -427,6 +437,17 @@ def _log2(n):
         n >>= 1
         m += 1
     return m
+
+
+def _lp_always_plain(plan, cells: int) -> bool:
+    """Whether lp's plain sum is safe for every window of an integer plan: a non-zero |x| is
+    at least 1 (so m^p >= LP_TINY) and at most the dtype's largest magnitude M, and
+    M^p * cells <= LP_HUGE; then the factoring of _ops.lp_scale never applies."""
+    if plan.op != LP or not plan.is_int or not np.isfinite(plan.p):
+        return False
+    info = np.iinfo(plan.dtype)
+    big = float(max(abs(int(info.min)), int(info.max)))
+    return plan.p * math.log2(big) + math.log2(cells) <= math.log2(LP_HUGE)
 
 
 @njit(parallel=True, cache=_CACHE)
@@ -519,7 +540,8 @@ def fast_args(x, out, plan):
         acc0 = np.int64(0) if (plan.op == AVG and is_int) else np.float64(0.0)
     lo, hi = plan.limits
     fparams = np.array([plan.p, 1.0 if plan.normalize else 0.0, lo, hi], dtype=np.float64)
-    tags = (_tag(plan.op + 1), _tag(3 if f32sum else 1 + is_int))
+    tags = (_tag(plan.op + 1), _tag(4 if _lp_always_plain(plan, cells) else
+                                   3 if f32sum else 1 + is_int))
     return reduce_fixed, rows + tags + (acc0, fparams)
 
 
