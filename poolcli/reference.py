@@ -10,6 +10,7 @@ that a kernel that is right agrees to the last bit.
 
 from __future__ import annotations
 
+import dataclasses
 from itertools import product
 
 import numpy as np
@@ -296,7 +297,11 @@ def _stacked(x, plan) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every window's cells stacked: (values (K, Do, Ho, Wo, C) in x's dtype, inside (K, Do,
     Ho, Wo, 1) bool: the cell lies in the image and the window, cells inside per window)."""
     vals, inside = [], []
-    for _, v, valid in cells(x, plan):
+    # the geometry alone: ``cells`` with nodata also drops V cells (per channel), but the
+    # callers apply nodata themselves (per channel, or whole pixels for mode) and min_valid
+    # counts the cells inside the image
+    geometric = dataclasses.replace(plan, nodata=None) if plan.nodata is not None else plan
+    for _, v, valid in cells(x, geometric):
         vals.append(v)
         inside.append(valid)
     inside_a = np.stack(inside)
