@@ -120,6 +120,8 @@ def prepare(mode: str, kw: dict):
         sources, mode=mode, output=out,
         ext=inputs.format_extension(fmt, vector=vector) if fmt else None,
         overwrite=kw["overwrite"], skip_existing=kw["skip_existing"], vector=vector)
+    if str(given.get("nodata", "")).strip().lower() == "nan":
+        _check_nan_nodata(jobs)
     if given.get("return_indices"):
         _check_indices(given["return_indices"], jobs, overwrite=kw["overwrite"])
     settings = batch.Settings(
@@ -135,6 +137,33 @@ def prepare(mode: str, kw: dict):
     if settings.max_pixels == 0:
         settings.max_pixels = None
     return settings, jobs
+
+
+def _check_nan_nodata(jobs) -> None:
+    """``--nodata nan`` on an integer input is a usage error (exit 2), told from the file's
+    header before anything is pooled; a header that cannot be read fails later, per file."""
+    import numpy as np
+
+    from ..io import npyfile
+    from ..io.read import header
+
+    for j in jobs:
+        if j.skip or j.error or j.source.path == "-":
+            continue
+        try:
+            with open(j.source.path, "rb") as f:
+                if f.read(len(npyfile.NPY_MAGIC)) == npyfile.NPY_MAGIC:
+                    f.seek(0)
+                    dt = np.dtype(npyfile.npy_header(f)[2])
+                    dtype = str(dt) if dt.kind in "uib" else None
+                else:
+                    mode = header(j.source.path).mode
+                    dtype = None if mode in ("F", "raw") else f"mode {mode}"
+        except Exception:  # noqa: BLE001 - unreadable: that file fails with its reason
+            continue
+        if dtype is not None:
+            raise ValueError(f"{j.source.path}: --nodata nan needs floating-point data; this "
+                             f"file is {dtype} (give an integer nodata value)")
 
 
 def _check_indices(target: str, jobs, *, overwrite: bool) -> None:
