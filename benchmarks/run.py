@@ -42,7 +42,8 @@ def readme_tables(result: dict) -> str:
     kernels = [r for r in result["rows"] if r["kind"] == "kernel" and r.get("ms")]
     if kernels:
         out += ["#### Kernels: poolcli's CPU backend against the fastest installed peer", "",
-                "| shape | dtype | window | mode | poolcli ms | GB/s | of copy bw | best peer | peer ms | poolcli faster |",
+                "| shape | dtype | window | mode | poolcli ms | GB/s | of copy bw | best peer "
+                "| peer ms | poolcli faster |",
                 "|---|---|---|---|---:|---:|---:|---|---:|---:|"]
         cases: dict = {}
         for r in kernels:

@@ -16,7 +16,8 @@ Two steps, each usable alone (``batch`` runs the jobs):
    ``<folder>_<mode>/`` mirroring its tree (a folder input is never written into). An
    input is never overwritten (real paths are compared, so also through symbolic and hard
    links, even with ``--overwrite``); an existing output fails that input unless
-   ``--overwrite`` (replace) or ``--skip-existing`` (skip, counted as done); two inputs with one output: the later ones fail.
+   ``--overwrite`` (replace) or ``--skip-existing`` (skip, counted as done); two inputs
+   with one output: the later ones fail.
 
 Also the ``--format`` names (``parse_format``, ``format_extension``) and the file
 extensions a folder is searched for (``IMAGE_EXTENSIONS``, also used by ``learn``).

@@ -382,6 +382,7 @@ def _fractional_axes(x4_shape, size, opts: dict):
 __all__ = [
     "KERNEL_DTYPES", "OP_AVG", "OP_CODES", "OP_LP", "OP_MAX", "OP_MEDIAN", "OP_MIN", "OP_MIXED",
     "OP_MODE", "OP_QUANTILE", "OP_SOFT", "OP_STOCH", "OP_WEIGHTED", "SELECT_OPS",
-    "LP_HUGE", "LP_TINY", "SELECT_MAX_CELLS", "binomial_filter", "CheckedOptions", "Plan", "Result", "check_options", "finish",
+    "LP_HUGE", "LP_TINY", "SELECT_MAX_CELLS", "binomial_filter", "CheckedOptions", "Plan",
+    "Result", "check_options", "finish",
     "float_limits", "geometry_given", "make_plan", "mode_options",
 ]

@@ -228,7 +228,8 @@ def test_json_shows_seed_of_random_modes(files, tmp_path):
     assert isinstance(rec["seed"], int) and len(rec["samples"]) == 2
     # the reported seed reproduces the run
     x = pixels(files / "a.png")
-    np.testing.assert_array_equal(pixels(tmp_path / "f.png"), poolcli.pool(x, "fractional", ratio=0.6, seed=rec["seed"]))
+    np.testing.assert_array_equal(pixels(tmp_path / "f.png"),
+                                  poolcli.pool(x, "fractional", ratio=0.6, seed=rec["seed"]))
 
 
 @pytest.mark.parametrize("ext", ["json", "jsonl", "csv"])

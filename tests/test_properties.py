@@ -160,7 +160,8 @@ def test_constant_image_is_a_fixed_point(data, geometry, dtype):
             else:  # float sums round (see slack); (c**3)**(1/3) errs by |ln c**3| * (1/3 - fl(1/3))
                 tol = slack(dtype, math.prod(kwargs["size"])) if mode != "lp" else 1e-13
                 np.testing.assert_allclose(y.astype(np.float64), float(x.flat[0]),
-                                           rtol=tol if dtype == "float64" else 1e-7, err_msg=f"{mode} {options} {backend}")
+                                           rtol=tol if dtype == "float64" else 1e-7,
+                                           err_msg=f"{mode} {options} {backend}")
 
 
 @given(data=st.data(), geometry=geometries(), case=st.sampled_from(SLIDING_CASES))

@@ -211,7 +211,8 @@ def test_cli_pools_a_huge_npy_strip_by_strip(tmp_path, monkeypatch):
     monkeypatch.setattr(batch, "memory_available", lambda: 1000)
     calls = []
     real = strips.pool_strips
-    monkeypatch.setattr(strips, "pool_strips", lambda *a, **k: calls.append(a) or real(*a, **{**k, "budget_bytes": 5000}))
+    monkeypatch.setattr(strips, "pool_strips",
+                        lambda *a, **k: calls.append(a) or real(*a, **{**k, "budget_bytes": 5000}))
     r = CliRunner().invoke(app, ["avg", str(tmp_path / "big.npy"), "-k", "3", "-s", "2", "-p", "1",
                                  "-o", str(tmp_path / "out.npy"), "--json"], catch_exceptions=False)
     assert r.exit_code == 0, r.output

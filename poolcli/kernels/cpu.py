@@ -246,7 +246,8 @@ def select_windows(x2, out, dims, tab, steps, op, fparams, ignv, flags):
     """
     C = x2.shape[1]
     Do, Ho, Wo, _ = out.shape
-    q, nodata, min_valid, lim_lo, lim_hi = fparams[0], fparams[1], fparams[2], fparams[3], fparams[4]
+    q, nodata, min_valid = fparams[0], fparams[1], fparams[2]
+    lim_lo, lim_hi = fparams[3], fparams[4]
     is_int, even_mean, has_nodata = flags[0] != 0, flags[1] != 0, flags[3] != 0
     for r in prange(Do * Ho):
         od = r // Ho

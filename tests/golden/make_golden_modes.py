@@ -264,7 +264,8 @@ def mode_cases(torch):
         y = mode_pool(x, geo)
         assert np.array_equal(tb, y), "tinybrain disagrees on unique-majority blocks"
         call = call_of("mode", (2, 2), (2, 2), (0, 0), (1, 1), False, compare="exact",
-                       oracle=f"tinybrain {tinybrain.__version__} downsample_segmentation(x, (2, 2)) == scipy == Counter",
+                       oracle=f"tinybrain {tinybrain.__version__} "
+                       "downsample_segmentation(x, (2, 2)) == scipy == Counter",
                        note="every 2x2 block has a unique most frequent label (tinybrain's tie rule differs)")
         out.append((x, y, call, {}))
     return out
@@ -443,7 +444,8 @@ def nodata_cases(torch):
                 options["even"] = "mean"
             if min_valid is not None:
                 options["min_valid"] = min_valid
-            exact = op in ("max", "min", "median", "mode") or x.dtype == np.float64 or np.issubdtype(x.dtype, np.integer)
+            exact = (op in ("max", "min", "median", "mode") or x.dtype == np.float64
+                     or np.issubdtype(x.dtype, np.integer))
             call = call_of(mode, size, stride, padding, dilation, ceil, **options,
                            compare="exact" if exact else "close", rtol=1e-6,
                            oracle="numpy nanmax/nanmin/nanmean/nanmedian/nanquantile(lower) on float64, "
