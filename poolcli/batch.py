@@ -87,6 +87,34 @@ def _run(array, s: Settings, mode: str | None = None, **window):
         return api.run(array, mode or s.mode, backend=s.backend, **kwargs)
 
 
+#: the file name ``--indices DIR`` gives each input inside DIR
+INDICES_SUFFIX = "_idx.npy"
+
+
+def indices_path(target: str | None, source: str) -> str | None:
+    """Where ``--indices TARGET`` writes the index array of ``source``: TARGET itself, or
+    ``<stem>_idx.npy`` inside it when TARGET is an existing folder (several inputs need a
+    folder: ``cli.pooling.prepare`` checks that)."""
+    if not target:
+        return None
+    if os.path.isdir(target):
+        stem = "stdin" if source == STDIO else os.path.splitext(os.path.basename(source))[0]
+        return os.path.join(target, stem + INDICES_SUFFIX)
+    return target
+
+
+def _write_indices(path: str, indices) -> None:
+    """The int64 index array as .npy, atomically (a masked array: its data, -1 where
+    masked)."""
+    import numpy as np
+
+    from .io.fsio import atomic_write
+
+    idx = np.ma.filled(indices, -1) if np.ma.isMaskedArray(indices) else indices
+    idx = np.ascontiguousarray(idx, dtype=np.int64)
+    atomic_write(path, lambda f: np.save(f, idx, allow_pickle=False))
+
+
 def _describe_plan(rec: Record, res) -> None:
     plan = res.plan
     rec.backend = res.backend
@@ -117,10 +145,16 @@ def pool_file(job: Job, s: Settings, cancel: threading.Event | None = None) -> R
         return rec
     if job.error:
         return _failed(rec, job.error)
+    idx_path = indices_path(s.options.get("return_indices"), job.source.path)
     try:
-        if _strip_sized(job, s):
-            return _pool_strips(job, s, rec)
         kind = formats.kind(job.source.path) if job.source.path != STDIO else None
+        if idx_path is not None and kind is not None:
+            return _failed(rec, f"--indices works on images and .npy arrays, not on {kind} "
+                           "files")
+        if _strip_sized(job, s):
+            if idx_path is not None:
+                return _failed(rec, "too large to pool whole in memory, as --indices needs")
+            return _pool_strips(job, s, rec)
         if kind is not None:  # video, NIfTI, TIFF stack, GeoTIFF: metadata kept and updated
             _check(cancel)
             formats.pool_format(kind, job, s, rec, lambda a, **kw: _run(a, s, **kw))
@@ -129,6 +163,8 @@ def pool_file(job: Job, s: Settings, cancel: threading.Event | None = None) -> R
         img = load_image(job.source.path, max_pixels=s.max_pixels, pages=not s.vector)
         rec.load_ms = (time.perf_counter() - t0) * 1e3
         if img.pages is not None:
+            if idx_path is not None:
+                return _failed(rec, "--indices needs TIFF pages of one size")
             return _pool_pages(job, s, rec, img, cancel)
         rec.input_shape = tuple(int(n) for n in img.array.shape)
         rec.dtype = str(img.array.dtype)
@@ -161,6 +197,9 @@ def pool_file(job: Job, s: Settings, cancel: threading.Event | None = None) -> R
                 job.output, res.array, img, format=fmt,
                 scale=_scale(s, rec.input_shape, rec.output_shape), strip=s.strip,
                 warnings=rec.warnings, **kw))
+        if idx_path is not None and res.indices is not None:
+            _write_indices(idx_path, res.indices)
+            rec.indices = idx_path
         rec.save_ms = (time.perf_counter() - t0) * 1e3
     except Cancelled:
         raise

@@ -94,6 +94,8 @@ class Record:
     warnings: list[str] = field(default_factory=list)
     #: TIFF pages of different sizes: [(input_shape, output_shape)] per page
     pages: list | None = None
+    #: --indices: the .npy file the index array was written to
+    indices: str | None = None
     #: values of vector modes (global, spp); not a report field, printed by the CLI
     values: list | None = field(default=None, repr=False)
 

@@ -120,6 +120,10 @@ def prepare(mode: str, kw: dict):
         sources, mode=mode, output=out,
         ext=inputs.format_extension(fmt, vector=vector) if fmt else None,
         overwrite=kw["overwrite"], skip_existing=kw["skip_existing"], vector=vector)
+    if str(given.get("nodata", "")).strip().lower() == "nan":
+        _check_nan_nodata(jobs)
+    if given.get("return_indices"):
+        _check_indices(given["return_indices"], jobs, overwrite=kw["overwrite"])
     settings = batch.Settings(
         mode=mode, geometry=geometry, options=given, backend=kw["backend"],
         max_pixels=kw["max_pixels"] if kw["max_pixels"] is not None else DEFAULT_MAX_PIXELS,
@@ -133,6 +137,65 @@ def prepare(mode: str, kw: dict):
     if settings.max_pixels == 0:
         settings.max_pixels = None
     return settings, jobs
+
+
+def _check_nan_nodata(jobs) -> None:
+    """``--nodata nan`` on an integer input is a usage error (exit 2), told from the file's
+    header before anything is pooled; a header that cannot be read fails later, per file."""
+    import numpy as np
+
+    from ..io import npyfile
+    from ..io.read import header
+
+    for j in jobs:
+        if j.skip or j.error or j.source.path == "-":
+            continue
+        try:
+            with open(j.source.path, "rb") as f:
+                if f.read(len(npyfile.NPY_MAGIC)) == npyfile.NPY_MAGIC:
+                    f.seek(0)
+                    dt = np.dtype(npyfile.npy_header(f)[2])
+                    dtype = str(dt) if dt.kind in "uib" else None
+                else:
+                    mode = header(j.source.path).mode
+                    dtype = None if mode in ("F", "raw") else f"mode {mode}"
+        except Exception:  # noqa: BLE001 - unreadable: that file fails with its reason
+            continue
+        if dtype is not None:
+            raise ValueError(f"{j.source.path}: --nodata nan needs floating-point data; this "
+                             f"file is {dtype} (give an integer nodata value)")
+
+
+def _check_indices(target: str, jobs, *, overwrite: bool) -> None:
+    """``--indices``: one input -> TARGET (a file, or ``<stem>_idx.npy`` in an existing
+    folder); several inputs -> TARGET must be an existing folder (usage error otherwise).
+    An index file that would replace an input, an output or another input's index file is a
+    usage error; an existing one fails its input unless ``--overwrite``."""
+    from .. import batch
+
+    if target == "-":
+        raise ValueError("--indices -: the indices go to a .npy file, not standard output")
+    if len(jobs) > 1 and not os.path.isdir(target):
+        raise ValueError(f"--indices {target}: with several inputs, give an existing folder "
+                         f"(each input's indices go to <stem>{batch.INDICES_SUFFIX} inside it)")
+
+    def real(p):
+        return os.path.normcase(os.path.realpath(p))
+
+    taken = {real(j.source.path) for j in jobs if j.source.path != "-"}
+    taken |= {real(j.output) for j in jobs if j.output not in (None, "-")}
+    seen: set[str] = set()
+    for j in jobs:
+        path = batch.indices_path(target, j.source.path)
+        key = real(path)
+        if key in taken:
+            raise ValueError(f"--indices {path} would replace an input or an output")
+        if key in seen:
+            raise ValueError(f"--indices {target}: two inputs named {os.path.basename(path)} "
+                             "would share one index file")
+        seen.add(key)
+        if not (j.skip or j.error) and os.path.exists(path) and not overwrite:
+            j.error = f"indices file {path} exists (use --overwrite to replace it)"
 
 
 def _maybe_prewarm(mode: str, backend: str, settings, jobs) -> None:

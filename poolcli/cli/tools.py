@@ -1,4 +1,4 @@
-"""The tool commands: info, modes, doctor, warmup (``register(app)``).
+"""The tool commands: info, modes, doctor, warmup, unpool (``register(app)``).
 
 Typer and the standard library at import; NumPy, Numba and Pillow inside the commands.
 """
@@ -13,17 +13,75 @@ from typing import Annotated
 import typer
 
 from .. import modes
-from .common import PROG, plain, stdout_console, usage_error, warn
+from .common import PROG, fail, plain, stdout_console, usage_error, warn
 
 TOOLS = "Tools"
 
 
 def register(app: typer.Typer) -> None:
-    """Add info, modes, doctor and warmup to ``app``."""
+    """Add info, modes, doctor, warmup and unpool to ``app``."""
     app.command("info", rich_help_panel=TOOLS)(info_command)
     app.command("modes", rich_help_panel=TOOLS)(modes_command)
     app.command("doctor", rich_help_panel=TOOLS)(doctor_command)
     app.command("warmup", rich_help_panel=TOOLS)(warmup_command)
+    app.command("unpool", rich_help_panel=TOOLS)(unpool_command)
+
+
+def unpool_command(
+    pooled: Annotated[str, typer.Argument(metavar="POOLED", show_default=False,
+                                          help="the pooled image or .npy array")],
+    indices: Annotated[str, typer.Option("--indices", metavar="IDX.npy", show_default=False,
+                                         help="the index array written by --indices")],
+    output_size: Annotated[str, typer.Option(
+        "--output-size", metavar="HxW", show_default=False,
+        help="the size of the image that was pooled (DxHxW for 3-D windows)")],
+    output: Annotated[str, typer.Option("-o", "--output", metavar="OUT", show_default=False,
+                                        help="the unpooled image or .npy file")],
+    overwrite: Annotated[bool, typer.Option("--overwrite",
+                                            help="replace an existing OUT")] = False,
+) -> None:
+    """Undo max pooling (torch's max_unpool2d): zeros of the input's size, each pooled value
+    put back where --indices says it came from."""
+    import numpy as np
+
+    from .. import api, batch
+    from ..io.npyfile import NPY_MAGIC
+    from ..io.read import load_image
+    from ..io.write import output_format, save_image
+
+    if output != "-":
+        if os.path.exists(output) and not overwrite:
+            raise usage_error(f"-o {output} exists (use --overwrite to replace it)")
+        for src in (pooled, indices):
+            if src != "-" and os.path.exists(src) and os.path.exists(output) and \
+                    os.path.samefile(src, output):
+                raise usage_error(f"-o {output} would replace an input")
+        try:
+            output_format(output)
+        except Exception as exc:  # noqa: BLE001 - an unknown extension: usage
+            raise usage_error(f"-o {output}: {batch.reason(exc)}") from None
+    try:
+        img = load_image(pooled, max_pixels=None)
+    except Exception as exc:  # noqa: BLE001 - one line per unreadable file
+        raise fail(f"{pooled}: {batch.reason(exc, pooled)}") from None
+    try:
+        with open(indices, "rb") as f:
+            if f.read(len(NPY_MAGIC)) != NPY_MAGIC:
+                raise ValueError("not a .npy file (the --indices of a pooling command)")
+        idx = np.load(indices, allow_pickle=False)
+    except Exception as exc:  # noqa: BLE001 - one line per unreadable file
+        raise fail(f"{indices}: {batch.reason(exc, indices)}") from None
+    try:
+        out = api.unpool(img.array, idx, output_size)
+    except ValueError as exc:
+        raise usage_error(exc) from None
+    h_axis = 1 if out.ndim == 4 else 0
+    scale = (img.array.shape[h_axis] / out.shape[h_axis],
+             img.array.shape[h_axis + 1] / out.shape[h_axis + 1])
+    try:
+        save_image(output, out, img, scale=scale)
+    except Exception as exc:  # noqa: BLE001 - one line
+        raise fail(f"{output}: {batch.reason(exc)}") from None
 
 
 def info_command(
