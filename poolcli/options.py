@@ -99,6 +99,11 @@ def parse_levels(text) -> Tuple:
 API_KEYWORDS = ("size", "stride", "padding", "dilation", "ceil_mode", "backend", "layout")
 
 
+#: PyTorch's keyword names for the same things: a PyTorch user's first guess
+PYTORCH_NAMES = {"kernel_size": "size", "norm_type": "p", "output_ratio": "ratio",
+                 "_random_samples": "samples", "filt_size": "filter_size"}
+
+
 def did_you_mean(name: str, choices, *, cli: bool = False) -> str:
     """`` (did you mean X?)`` for the closest of ``choices`` to an unknown option ``name``, or
     ``""``. Names are compared in their CLI form (``--kernel-size`` and ``--size``), so the
@@ -109,7 +114,11 @@ def did_you_mean(name: str, choices, *, cli: bool = False) -> str:
         return "--" + n.lstrip("-").replace("_", "-")
 
     forms = {flag(c): c for c in choices}
-    best = difflib.get_close_matches(flag(name), list(forms), n=1)
+    alias = PYTORCH_NAMES.get(name.lstrip("-").replace("-", "_"))
+    if alias is not None and flag(alias) in forms:
+        best = [flag(alias)]
+    else:
+        best = difflib.get_close_matches(flag(name), list(forms), n=1)
     if not best:
         return ""
     return f" (did you mean {best[0] if cli else forms[best[0]]}?)"

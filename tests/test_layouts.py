@@ -196,6 +196,10 @@ SLIDING = [
     ("fractional", {"size": 2, "ratio": 0.6, "seed": 3}),
     ("adaptive", {"output_size": (5, 7), "op": "avg"}),
     ("global", {"op": "max"}),
+    ("mode", {"size": 3, "stride": 2, "padding": 1}),
+    ("median", {"size": (2, 3), "stride": 2, "even": "mean"}),
+    ("quantile", {"size": 3, "stride": 2, "q": 0.3}),
+    ("avg", {"size": 3, "stride": 2, "nodata": 0, "min_valid": 0.5}),
 ]
 
 

@@ -107,6 +107,9 @@ def reduce_windows(x, out, idx, tab, steps, op, fparams, alpha, uniform, weights
                 if op == LP and ps == 1:
                     for c in range(C):
                         acc2[c] = _lp_scale(top[c], p, cnt[c])
+                if op == STOCH and per_channel and ps == 1:
+                    for c in range(C):
+                        best[c] = -1  # the first pass tracked the max there; now: the draw
                 for jd in range(lod, hid):
                     z = sd + jd * step_d
                     for jh in range(loh, hih):
