@@ -65,6 +65,9 @@ def pool(engine: Engine, x: Any, mode: str, *, size: Any = 2, stride: Any = None
     the caller's layout (a DataArray, a Dask array, or an ndarray)."""
     geo = dict(size=size, stride=stride, padding=padding, dilation=dilation,
                ceil_mode=ceil_mode)
+    if options.get("return_indices") and (_is_dataarray(x) or _is_dask(x)):
+        raise ValueError("return_indices takes NumPy arrays and array-likes (any layout=), "
+                         "not xarray DataArrays or Dask arrays")
     if _is_dataarray(x):
         return _pool_dataarray(engine, x, mode, geo, backend, layout, options)
     if not _is_dask(x):
@@ -162,10 +165,15 @@ def _pool_layout(engine: Engine, x: Any, mode: str, geo: dict, backend: str, lay
         stack = _stack(dask)
         res = dataclasses.replace(items[-1], array=stack([r.array for r in items]))
         res.array = res.array.reshape((n * res.array.shape[1],) + res.array.shape[2:])
+        if items[-1].indices is not None:  # each item's indices are into its own volume
+            idx = stack([r.indices for r in items])
+            res.indices = idx.reshape((n * idx.shape[1],) + idx.shape[2:])
     else:
         res = _run4(engine, x5.reshape((n * d, h, w, c)), mode, geo, backend, options)
-    # return_indices (when pool gives them): the indices follow the array: indices=back(...)
-    return dataclasses.replace(res, array=back(res.array))
+    # the indices (return_indices) follow the array into the caller's layout; each is the
+    # flat index in its own (H, W) plane (or (D, H, W) volume), so folding N into D is exact
+    indices = None if res.indices is None else back(res.indices)
+    return dataclasses.replace(res, array=back(res.array), indices=indices)
 
 
 def _stack(dask: bool) -> Callable[[list[Any]], Any]:

@@ -297,3 +297,28 @@ def test_a_block_of_windows_cut_by_the_padding_is_not_regular():
     axis = geometry.sliding_axis(41, 3, 2, 1, 1, True)  # the last window: 2 cells + padding
     last = layouts.restrict_axis(axis, axis.out - 1, axis.out, 39, 41)
     assert last.regular is None  # a strided shortcut would divide by 2, not by total 3
+
+
+@pytest.mark.parametrize("layout", ["CHW", "NCHW", "NHWC"])
+def test_indices_follow_the_layout(layout):
+    """return_indices in any layout: the indices come back in the caller's layout, equal to
+    the channels-last indices of each item transposed (each an index into its own plane)."""
+    x = RNG.random((2, 3, 9, 10))  # N, C, H, W
+    arr = {"CHW": x[0], "NCHW": x, "NHWC": x.transpose(0, 2, 3, 1)}[layout]
+    y, idx = poolcli.pool(arr, "max", size=3, stride=2, layout=layout, return_indices=True)
+    assert idx.shape == y.shape and idx.dtype == np.int64
+    items = [x[0]] if layout == "CHW" else list(x)
+    for n, item in enumerate(items):
+        y1, i1 = poolcli.pool(item.transpose(1, 2, 0), "max", size=3, stride=2,
+                              return_indices=True)  # (H, W, C)
+        got_y = y if layout == "CHW" else y[n]
+        got_i = idx if layout == "CHW" else idx[n]
+        back = (2, 0, 1) if layout in ("CHW", "NCHW") else (0, 1, 2)
+        np.testing.assert_array_equal(got_y, y1.transpose(back))
+        np.testing.assert_array_equal(got_i, i1.transpose(back))
+
+
+def test_indices_refused_for_dask_arrays():
+    da = pytest.importorskip("dask.array")
+    with pytest.raises(ValueError, match="return_indices takes NumPy arrays"):
+        poolcli.pool(da.zeros((8, 8), chunks=4), "max", return_indices=True)
