@@ -54,8 +54,10 @@ def test_the_matrix_covers_every_mode():
 
 def one_pixel_calls(mode, options):
     """Geometries that are valid on a 1x1 image."""
-    if mode == "blurpool" or options.get("antialias"):  # reflect padding needs n > pad
+    if mode == "blurpool":  # reflect padding needs n > pad
         return [{**options, "filter_size": 1}]
+    if options.get("antialias"):  # max at stride 1 first: a 1x1 window keeps the pixel
+        return [{**options, "filter_size": 1, "size": 1}]
     if mode not in SLIDING:
         if mode == "adaptive":
             return [{**options, "output_size": (2, 3)}]
