@@ -440,7 +440,7 @@ BAD_OPTIONS = [
     (["softpool", "--temperature", "0"], "> 0"),
     (["softpool", "--temperature", "nan"], "> 0"),
     (["lp", "--p", "-1"], "> 0"),
-    (["lp", "--p", "inf"], "> 0"),
+    (["lp", "--p", "nan"], "> 0 or inf"),  # inf is legal: the max of |x| (issue 12)
     (["fractional", "--ratio", "1.5"], "(0, 1)"),
     (["fractional", "--ratio", "0"], "(0, 1)"),
     (["fractional", "--ratio", "0.5,1.5"], "(0, 1)"),
