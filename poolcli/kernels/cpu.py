@@ -35,7 +35,9 @@ import numpy as np
 from numba import njit, prange
 
 from ..plan import LP_HUGE, SELECT_OPS
-from . import _ops, can_cache
+from . import _ops, can_cache, select_fast
+# the fast paths' kernels as names here too, so that ``_repair_cache`` finds them
+from .select_fast import median_rows, mode_rows  # noqa: F401
 
 NAME = "cpu"
 
@@ -636,7 +638,9 @@ def pool_timed(x, plan, *, fast: bool = True) -> tuple[np.ndarray, float]:
     chosen = fast_args(x, out, plan) if fast else None
     idx = None
     if plan.op in SELECT_OPS:
-        chosen = select_windows, (x.reshape(-1, x.shape[3]), out) + plan.select_args()
+        chosen = select_fast.fast_args(x, out, plan) if fast else None
+        if chosen is None:
+            chosen = select_windows, (x.reshape(-1, x.shape[3]), out) + plan.select_args()
     elif chosen is None:
         idx = np.empty(plan.out_shape if plan.return_indices else (1, 1, 1, 1), dtype=np.int64)
         chosen = reduce_windows, (x, out, idx) + plan.kernel_args()
