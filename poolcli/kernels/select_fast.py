@@ -319,6 +319,91 @@ def mode_rows(xu, xv, out, rows_in, rows_out, kh, kw, sh, sw, chans, layout, con
                 o[ow * C + c] = rowv[base + c]
 
 
+@njit(inline="always")
+def _ch(row, i, c, C):
+    """Channel c of the pixel at column i (the last channel again past C: never used)."""
+    return row[i + (c if c < C else C - 1)]
+
+
+@njit(inline="always")
+def _same(a0, a1, a2, a3, b0, b1, b2, b3, C):
+    """Whether pixels a and b (the first C channels) are equal."""
+    e = a0 == b0
+    if C > 1:
+        e = e & (a1 == b1)
+    if C > 2:
+        e = e & (a2 == b2)
+    if C > 3:
+        e = e & (a3 == b3)
+    return e
+
+
+@njit(inline="always")
+def _less(a0, a1, a2, a3, b0, b1, b2, b3, C):
+    """Whether pixel a comes before pixel b (channel 0 first)."""
+    lt = a0 < b0
+    eq = a0 == b0
+    if C > 1:
+        lt = lt | (eq & (a1 < b1))
+        eq = eq & (a1 == b1)
+    if C > 2:
+        lt = lt | (eq & (a2 < b2))
+        eq = eq & (a2 == b2)
+    if C > 3:
+        lt = lt | (eq & (a3 < b3))
+    return lt
+
+
+@njit(parallel=True, cache=_CACHE)
+def mode_2x2(x, out, rows_in, rows_out, sh, sw, chans):
+    """The plain 2x2 mode of integer pixels (no nodata, no ignored value): each window's four
+    pixels a, b, c, d counted against each other (six comparisons), then a tournament in
+    scan order (a larger count wins, an equal count goes to the smaller pixel). x: (D*H,
+    W*C), out: (D*Ho, Wo*C); sw and chans tuples whose lengths are the values. Written out
+    in scalars (tuples of channels in the parallel loop trip Numba's array analysis)."""
+    for r in prange(out.shape[0]):
+        SW, C = len(sw), len(chans)
+        fr = r // rows_out
+        y0 = fr * rows_in + (r - fr * rows_out) * sh
+        r0, r1, o = x[y0], x[y0 + 1], out[r]
+        for ow in range(out.shape[1] // C):
+            i = SW * C * ow
+            j = i + C
+            a0, a1, a2, a3 = _ch(r0, i, 0, C), _ch(r0, i, 1, C), _ch(r0, i, 2, C), _ch(r0, i, 3, C)
+            b0, b1, b2, b3 = _ch(r0, j, 0, C), _ch(r0, j, 1, C), _ch(r0, j, 2, C), _ch(r0, j, 3, C)
+            c0, c1, c2, c3 = _ch(r1, i, 0, C), _ch(r1, i, 1, C), _ch(r1, i, 2, C), _ch(r1, i, 3, C)
+            d0, d1, d2, d3 = _ch(r1, j, 0, C), _ch(r1, j, 1, C), _ch(r1, j, 2, C), _ch(r1, j, 3, C)
+            ab = np.int32(_same(a0, a1, a2, a3, b0, b1, b2, b3, C))
+            ac = np.int32(_same(a0, a1, a2, a3, c0, c1, c2, c3, C))
+            ad = np.int32(_same(a0, a1, a2, a3, d0, d1, d2, d3, C))
+            bc = np.int32(_same(b0, b1, b2, b3, c0, c1, c2, c3, C))
+            bd = np.int32(_same(b0, b1, b2, b3, d0, d1, d2, d3, C))
+            cd = np.int32(_same(c0, c1, c2, c3, d0, d1, d2, d3, C))
+            wn = ab + ac + ad
+            w0, w1, w2, w3 = a0, a1, a2, a3
+            n = ab + bc + bd
+            t = (n > wn) | ((n == wn) & _less(b0, b1, b2, b3, w0, w1, w2, w3, C))
+            w0, w1, w2, w3 = (b0 if t else w0), (b1 if t else w1), (b2 if t else w2), \
+                (b3 if t else w3)
+            wn = n if t else wn
+            n = ac + bc + cd
+            t = (n > wn) | ((n == wn) & _less(c0, c1, c2, c3, w0, w1, w2, w3, C))
+            w0, w1, w2, w3 = (c0 if t else w0), (c1 if t else w1), (c2 if t else w2), \
+                (c3 if t else w3)
+            wn = n if t else wn
+            n = ad + bd + cd
+            t = (n > wn) | ((n == wn) & _less(d0, d1, d2, d3, w0, w1, w2, w3, C))
+            w0, w1, w2, w3 = (d0 if t else w0), (d1 if t else w1), (d2 if t else w2), \
+                (d3 if t else w3)
+            o[ow * C] = w0
+            if C > 1:
+                o[ow * C + 1] = w1
+            if C > 2:
+                o[ow * C + 2] = w2
+            if C > 3:
+                o[ow * C + 3] = w3
+
+
 _UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 
@@ -352,6 +437,12 @@ def mode_args(x, out, plan):
     hh, ww = _full(ah, MODE_MAX_CELLS), _full(aw, MODE_MAX_CELLS)
     if hh is None or ww is None or hh[0] * ww[0] > MODE_MAX_CELLS or ww[1] > 8:
         return None
+    do, ho, wo, _ = out.shape
+    x2, out2 = x.reshape(d * h, w * c), out.reshape(do * ho, wo * c)
+    if (dt.kind in "ui" and hh[0] == 2 and ww[0] == 2 and plan.nodata is None
+            and plan.ignore is None):
+        return mode_2x2, (x2, out2, np.int64(h), np.int64(ho), np.int64(hh[1]), _tag(ww[1]),
+                          _tag(c))
     b = dt.itemsize
     per = 8 // b  # channels per 64-bit word, the first channel in the most significant bits
     nwords = -(-c // per)
@@ -369,9 +460,7 @@ def mode_args(x, out, plan):
     flags = np.array([kind, nd is not None, nd is not None and nd != nd, ign is not None,
                       nwords], dtype=np.int64)
     fparams = np.array([0.0 if nd is None else float(nd), plan.min_valid or 0.0])
-    do, ho, wo, _ = out.shape
-    x2 = x.reshape(d * h, w * c)
-    return mode_rows, (x2.view(_UNSIGNED[b]), x2, out.reshape(do * ho, wo * c), np.int64(h),
+    return mode_rows, (x2.view(_UNSIGNED[b]), x2, out2, np.int64(h),
                        np.int64(ho), np.int64(hh[0]), np.int64(ww[0]), np.int64(hh[1]),
                        _tag(ww[1]), _tag(c), layout, consts, fparams, flags)
 
