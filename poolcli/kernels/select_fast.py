@@ -354,6 +354,16 @@ def _less(a0, a1, a2, a3, b0, b1, b2, b3, C):
     return lt
 
 
+@njit(inline="always")
+def _min(a, b):
+    return a if a < b else b
+
+
+@njit(inline="always")
+def _max(a, b):
+    return b if a < b else a
+
+
 @njit(parallel=True, cache=_CACHE)
 def mode_2x2(x, out, rows_in, rows_out, sh, sw, chans):
     """The plain 2x2 mode of integer pixels (no nodata, no ignored value): each window's four
@@ -366,6 +376,21 @@ def mode_2x2(x, out, rows_in, rows_out, sh, sw, chans):
         fr = r // rows_out
         y0 = fr * rows_in + (r - fr * rows_out) * sh
         r0, r1, o = x[y0], x[y0 + 1], out[r]
+        if C == 1:
+            # one channel: the smallest value that appears twice (a pair; with two pairs the
+            # smaller; a triple's value is its pairs'), else the smallest of the four; all in
+            # the input dtype, branch-free, so the row vectorises
+            for ow in range(out.shape[1]):
+                i = SW * ow
+                a, b, c, e = r0[i], r0[i + 1], r1[i], r1[i + 1]
+                m = _min(_min(a, b), _min(c, e))
+                top = _max(_max(a, b), _max(c, e))
+                pair = _min(_min(a if a == b else top, a if a == c else top),
+                            _min(a if a == e else top, b if b == c else top))
+                pair = _min(pair, _min(b if b == e else top, c if c == e else top))
+                anyp = (a == b) | (a == c) | (a == e) | (b == c) | (b == e) | (c == e)
+                o[ow] = pair if anyp else m
+            continue
         for ow in range(out.shape[1] // C):
             i = SW * C * ow
             j = i + C
