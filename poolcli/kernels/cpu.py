@@ -35,9 +35,10 @@ import numpy as np
 from numba import njit, prange
 
 from ..plan import LP_HUGE, SELECT_OPS
-from . import _ops, can_cache, select_fast
+from . import _ops, can_cache, select_fast, window_fast
 # the fast paths' kernels as names here too, so that ``_repair_cache`` finds them
-from .select_fast import median_rows, mode_rows  # noqa: F401
+from .select_fast import median_rows, mode_2x2, mode_rows  # noqa: F401
+from .window_fast import argext_rows, blur_rows, nodata_rows  # noqa: F401
 
 NAME = "cpu"
 
@@ -633,18 +634,23 @@ def pool_timed(x, plan, *, fast: bool = True) -> tuple[np.ndarray, float]:
 
     ``fast=False`` forces the generic kernel (the tests compare the two).
     """
-    x = plan.prepare(x)  # blurpool: the reflect-padded input
     out = np.empty(plan.out_shape, dtype=plan.dtype)
-    chosen = fast_args(x, out, plan) if fast else None
     idx = None
-    if plan.op in SELECT_OPS:
-        chosen = select_fast.fast_args(x, out, plan) if fast else None
-        if chosen is None:
+    # issue 14's fast paths, on the caller's array (blurpool's reflection read in place)
+    found = (select_fast.fast_args(x, out, plan) or window_fast.fast_args(x, out, plan)
+             if fast else None)
+    if found is not None:
+        kernel, args, idx = found
+    else:
+        x = plan.prepare(x)  # blurpool: the reflect-padded input
+        chosen = fast_args(x, out, plan) if fast else None
+        if chosen is None and plan.op in SELECT_OPS:
             chosen = select_windows, (x.reshape(-1, x.shape[3]), out) + plan.select_args()
-    elif chosen is None:
-        idx = np.empty(plan.out_shape if plan.return_indices else (1, 1, 1, 1), dtype=np.int64)
-        chosen = reduce_windows, (x, out, idx) + plan.kernel_args()
-    kernel, args = chosen
+        elif chosen is None:
+            idx = np.empty(plan.out_shape if plan.return_indices else (1, 1, 1, 1),
+                           dtype=np.int64)
+            chosen = reduce_windows, (x, out, idx) + plan.kernel_args()
+        kernel, args = chosen
     compile_s = _ensure_compiled(kernel, args)
     kernel(*args)
     if plan.return_indices:

@@ -491,12 +491,16 @@ def mode_args(x, out, plan):
 
 
 def fast_args(x, out, plan):
-    """The fast kernel and its arguments for a selection plan (mode, median, quantile) on
-    full windows, or None (then ``select_windows`` does it)."""
-    from ..plan import OP_MODE
+    """(kernel, arguments, None) for a selection plan (mode, median, quantile) on full
+    windows, or None (then ``select_windows`` does it)."""
+    from ..plan import OP_MODE, SELECT_OPS
 
     if x.shape != tuple(plan.in_shape) or not x.flags.c_contiguous:
         return None
     if plan.op == OP_MODE:
-        return mode_args(x, out, plan)
-    return median_args(x, out, plan)
+        found = mode_args(x, out, plan)
+    elif plan.op in SELECT_OPS:
+        found = median_args(x, out, plan)
+    else:
+        return None
+    return None if found is None else (*found, None)
