@@ -375,6 +375,9 @@ def run_kernels(backend="cpu", quick=False, peers=None, log=print) -> tuple[list
                 + ", ".join(f"{r['impl']} {r['ms']:.2f} ms" for r in done)
                 + f"  (best: {best['impl']})"
             )
+    from . import bench_modes  # issue 14's kernels (mode, median, nodata, indices, blurpool)
+
+    rows += bench_modes.run(backend, quick, bw, _median_time, _test_array, log=log, peers=peers)
     return rows, bw
 
 
