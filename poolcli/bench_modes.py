@@ -1,13 +1,19 @@
 """Issue 14's kernels in ``poolcli bench``: mode, median, avg with nodata, max with indices and
 blurpool, each against the peers that do the same job (``bench.run_kernels`` calls ``run``).
 
-| mode (row name) | window | data | peers |
-|---|---|---|---|
-| mode | 2x2/s2 | label maps: RGB and one-channel uint8, RGB float32 | tinybrain ``downsample_segmentation`` (integers only: it strides floats), ``scipy.stats.mode`` on the windows (per channel) |
-| median | 3x3/s2 | photo-like uint8 and float32 RGB | ``scipy.ndimage.median_filter(size=3)`` per channel, then every 2nd value; scikit-image ``block_reduce(np.median)``, non-overlapping, so 3x3/s3 (the nearest it does) |
-| avg nodata | 2x2/s2 | float32 RGB, ~10% NaN, ``nodata="nan"``; uint8 RGB, ~10% zeros, ``nodata=0`` | NumPy ``nanmean`` of the reshaped (H/2, 2, W/2, 2, C) view (uint8: via float32 NaN) |
-| max+indices | 2x2/s2 | uint8 and float32 RGB | PyTorch ``max_pool2d(return_indices=True)`` on the CPU |
-| blurpool | filter 3, s2 | uint8 and float32 RGB | kornia ``blur_pool2d`` (zero padding), PyTorch reflect pad + depthwise ``conv2d`` with the binomial filter (antialiased_cnns' arithmetic); integers through float32 |
+- mode, 2x2/s2, label maps (uint8 RGB and one channel, float32 RGB): tinybrain
+  ``downsample_segmentation`` (integers only: it strides floats), ``scipy.stats.mode`` on the
+  windows (per channel).
+- median, 3x3/s2, photo-like uint8 and float32 RGB: ``scipy.ndimage.median_filter(size=3)``
+  per channel then every 2nd value; scikit-image ``block_reduce(np.median)``, which is
+  non-overlapping, so 3x3/s3 (the nearest it does; its row says so).
+- avg nodata, 2x2/s2: float32 RGB with ~10% NaN (``nodata="nan"``), uint8 RGB with ~10%
+  zeros (``nodata=0``): NumPy ``nanmean`` of the (H/2, 2, W/2, 2, C) windows (uint8 through
+  float32 NaN).
+- max+indices, 2x2/s2, uint8 and float32 RGB: PyTorch ``max_pool2d(return_indices=True)``.
+- blurpool, filter 3, stride 2, uint8 and float32 RGB: kornia ``blur_pool2d`` (zero padding)
+  and PyTorch reflect pad + depthwise ``conv2d`` with the binomial filter (antialiased_cnns'
+  arithmetic); integers through float32.
 
 A peer that is not installed, or cannot do a case, gives no row (and is named once in the
 log), never an error. Peers with NumPy or SciPy inner loops in Python take seconds on 4096^2:

@@ -36,6 +36,7 @@ from numba import njit, prange
 
 from ..plan import LP_HUGE, SELECT_OPS
 from . import _ops, can_cache, select_fast, window_fast
+
 # the fast paths' kernels as names here too, so that ``_repair_cache`` finds them
 from .select_fast import median_rows, mode_2x2, mode_rows  # noqa: F401
 from .window_fast import argext_rows, blur_rows, nodata_rows  # noqa: F401
