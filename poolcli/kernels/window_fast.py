@@ -53,48 +53,53 @@ def _full(a, k_max: int = MAX_CELLS):
 
 
 @njit(parallel=True, cache=_CACHE)
-def blur_rows(x, out, rows, cols, lo, hi, sw, chans, taps, wts, shift, fparams):
+def blur_rows(x, out, rows, cols, lo, hi, ftag, sw, chans, taps, wts, shift, fparams):
     """out[r, ow*C + c] = sum over jh, jw of w[jh, jw] * x[rows[r, jh], cols[ow, jw]*C + c].
 
     x: (D*H, W*C) unpadded; rows: (D*Ho, F) input rows (reflected); cols: (Wo, F) input
     columns (reflected), used for ow < lo and ow >= hi; in between column SW*ow - B + jw
-    (B = cols[lo, 0] - SW*lo). taps: the F integer binomial taps (int32) and shift = 2(F-1)
-    when the integer path applies (shift >= 0), else -1 and wts (F*F float64, the reference's
-    weights). fparams: lo, hi of the dtype (integers are clipped: never needed, kept exact).
+    (B = SW*lo - cols[lo, 0]). ftag, sw, chans: tuples whose lengths are F, the stride and
+    the channels (compile-time constants: the taps unroll and the row vectorises). taps: the
+    F integer binomial taps (int32) and shift = 2(F-1) when the integer path applies (shift
+    >= 0), else -1 and wts (F*F float64, the reference's weights, summed in its order).
+    fparams: lo, hi, is_int (``_ops.to_output``).
     """
-    F = taps.shape[0]
     Wo = cols.shape[0]
     for r in prange(out.shape[0]):
-        SW, C = len(sw), len(chans)
+        F, SW, C = len(ftag), len(sw), len(chans)
         o = out[r]
         base = cols[lo, 0] - SW * lo if lo < hi else 0
-        for ow in range(Wo):
-            if ow == lo and lo < hi and shift >= 0:  # the inner part: a plain loop
-                for ow2 in range(lo, hi):
-                    for c in range(C):
-                        i = (SW * ow2 + base) * C + c
-                        s = np.int32(0)
-                        for jh in range(F):
-                            row = x[rows[r, jh]]
-                            t = np.int32(0)
-                            for jw in range(F):
-                                t += taps[jw] * np.int32(row[i + jw * C])
-                            s += taps[jh] * t
-                        o[ow2 * C + c] = _shift_round(s, shift)
-                continue
-            if ow == lo and lo < hi:
-                for ow2 in range(lo, hi):
-                    for c in range(C):
-                        i = (SW * ow2 + base) * C + c
-                        acc = 0.0
-                        for jh in range(F):
-                            row = x[rows[r, jh]]
-                            for jw in range(F):
-                                acc += wts[jh * F + jw] * np.float64(row[i + jw * C])
-                        o[ow2 * C + c] = _to_output(acc, fparams[0], fparams[1],
-                                                    fparams[2] != 0.0)
-                continue
-            if lo <= ow < hi:
+        y0 = rows[r, 0]
+        # a row whose taps are F consecutive input rows (all but the reflected ones at the
+        # ends): rows as y0 + jh and taps as constants, so nothing is reloaded per value
+        # and the loop vectorises
+        inner = rows[r, F - 1] - y0 == F - 1
+        if inner and shift >= 0:
+            for ow in range(lo, hi):
+                for c in range(C):
+                    i = (SW * ow + base) * C + c
+                    s = np.int32(0)
+                    for jh in range(F):
+                        row = x[y0 + jh]
+                        t = np.int32(0)
+                        for jw in range(F):
+                            t += np.int32(_binom(F - 1, jw)) * np.int32(row[i + jw * C])
+                        s += np.int32(_binom(F - 1, jh)) * t
+                    o[ow * C + c] = _shift_round(s, shift)
+        elif inner:
+            scale = 1.0 / np.float64(4 ** (F - 1))
+            for ow in range(lo, hi):
+                for c in range(C):
+                    i = (SW * ow + base) * C + c
+                    acc = 0.0
+                    for jh in range(F):
+                        row = x[y0 + jh]
+                        for jw in range(F):
+                            wt = np.float64(_binom(F - 1, jh) * _binom(F - 1, jw)) * scale
+                            acc += wt * np.float64(row[i + jw * C])
+                    o[ow * C + c] = _to_output(acc, fparams[0], fparams[1], fparams[2] != 0.0)
+        for ow in range(Wo):  # the reflected columns at both ends (and reflected rows)
+            if inner and lo <= ow < hi:
                 continue
             for c in range(C):
                 if shift >= 0:
@@ -113,6 +118,15 @@ def blur_rows(x, out, rows, cols, lo, hi, sw, chans, taps, wts, shift, fparams):
                         for jw in range(F):
                             acc += wts[jh * F + jw] * np.float64(row[cols[ow, jw] * C + c])
                     o[ow * C + c] = _to_output(acc, fparams[0], fparams[1], fparams[2] != 0.0)
+
+
+@njit(inline="always")
+def _binom(n, k):
+    """C(n, k) (n <= 6): a constant once the taps' loops unroll."""
+    r = 1
+    for j in range(k):
+        r = r * (n - j) // (j + 1)
+    return r
 
 
 @njit(inline="always")
@@ -159,7 +173,8 @@ def blur_args(x, out, plan):
     shift = 2 * (f - 1) if small_int else -1
     lim = plan.limits
     return blur_rows, (x.reshape(d * h, w * c), out.reshape(do * ho, wo * c), rows,
-                       cols.astype(np.int64), np.int64(lo), np.int64(hi), _tag(sw), _tag(c),
+                       cols.astype(np.int64), np.int64(lo), np.int64(hi), _tag(f), _tag(sw),
+                       _tag(c),
                        taps, np.ascontiguousarray(plan.weights[0, :, :, 0]).reshape(-1),
                        np.int64(shift),
                        np.array([lim[0], lim[1], float(plan.is_int)], dtype=np.float64)), None
@@ -198,7 +213,10 @@ def nodata_rows(x, out, rows_in, rows_out, kh, kw, sh, sw, chans, fparams, speci
                         s += np.float64(v) if ok else 0.0
                         n += 1 if ok else 0
                 good = (n > 0) & (n >= keep * (KH * KW))
-                res = _to_output(s / max(n, 1), lim_lo, lim_hi, is_int)
+                m = s / max(n, 1)
+                # integers: the mean of in-range values needs no clipping, and np.rint (half
+                # to even) vectorises where _to_output's float remainder does not
+                res = np.rint(m) if is_int else _to_output(m, lim_lo, lim_hi, is_int)
                 o[ow * C + c] = res if good else ndv
 
 
