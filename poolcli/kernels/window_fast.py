@@ -272,7 +272,8 @@ def argext_rows(x, out, idx, rows_in, rows_out, width, kh, kw, sh, sw, chans, op
                             better = (v < e) if is_min else (v > e)
                             take = better | (v != v)
                             b = np.int64((yy + jh) * width + SW * ow + jw) if take else b
-                            e = v if take & (e == e) else e
+                            # a NaN e stays: only a NaN v is taken then (v > NaN is False)
+                            e = v if take else e
                 o[ow * C + c] = e
                 ix[ow * C + c] = b
 
