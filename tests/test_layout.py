@@ -147,3 +147,30 @@ def test_the_cli_imports_nothing_heavy_at_start_up():
                 continue
             offenders += [f"{name}: {n}" for n in names if n.split(".")[0] in heavy]
     assert not offenders, offenders
+
+
+def _imported_by(*args: str) -> set[str]:
+    """The modules a fresh ``python -X importtime -m poolcli ARGS`` imports."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=str(PACKAGE.parent) + os.pathsep
+               + os.environ.get("PYTHONPATH", ""))
+    r = subprocess.run([sys.executable, "-X", "importtime", "-m", "poolcli", *args],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return {line.rsplit("|", 1)[-1].strip() for line in r.stderr.splitlines()
+            if line.startswith("import time:")}
+
+
+def test_help_and_version_import_nothing_they_do_not_use():
+    """Issue 17: ``poolcli --help`` under 0.15 s. Its help is plain text: neither NumPy, Numba
+    nor Pillow, nor rich at all (Typer's rich help pulled in rich.markdown, markdown_it,
+    rich.traceback and rich.pretty: half the start-up)."""
+    heavy = {"numpy", "numba", "PIL", "rich", "rich.console", "rich.markdown", "markdown_it",
+             "rich.traceback", "rich.pretty", "typer.rich_utils"}
+    for args in (["--help"], ["max", "--help"], ["--version"]):
+        loaded = _imported_by(*args)
+        assert "typer" in loaded  # the measurement saw the imports
+        assert not loaded & heavy, (args, sorted(loaded & heavy))

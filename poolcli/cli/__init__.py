@@ -24,11 +24,10 @@ import sys
 from typing import Annotated
 
 import typer
-from typer.core import TyperCommand
 
 from ..options import did_you_mean
 from . import common, picture_tools, pooling, tools
-from .common import PROG, Command
+from .common import PROG, Group
 
 try:  # recent Typer vendors Click
     from typer._click.exceptions import ClickException as _ClickException
@@ -43,8 +42,13 @@ app = typer.Typer(
     "stochastic, SoftPool, learned ...) to images and arrays, fast.",
     no_args_is_help=True,
     add_completion=True,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    # help as wide as the terminal, up to 120 columns (Click's default stops at 80)
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120},
     pretty_exceptions_enable=False,
+    # plain-text help (common.Group, common.Command): rich's help formatting costs ~0.1 s of
+    # imports (Markdown, Traceback, Pretty) at every start (issue 17)
+    rich_markup_mode=None,
+    cls=Group,
 )
 
 
@@ -69,12 +73,11 @@ def _root(
     """
 
 
-pooling.register(app)
-tools.register(app)
-picture_tools.register(app)
-for _info in app.registered_commands:  # usage, defaults and unknown options, alike everywhere
-    if _info.cls in (None, TyperCommand):  # Typer's default
-        _info.cls = Command
+# every command is a common.Command (usage, defaults and unknown options, alike everywhere),
+# registered in common.COMMANDS and built by common.Group when first used
+pooling.register()
+tools.register()
+picture_tools.register()
 
 
 # --------------------------------------------------------------------------------------------

@@ -15,17 +15,17 @@ from typing import Annotated
 import typer
 
 from ..modes import MODES
-from .common import PROG, Backend, Overwrite, Size, Stride, fail, usage_error
+from .common import PROG, Backend, add_command, Overwrite, Size, Stride, fail, usage_error
 
 TOOLS = "Pictures and tools"
 
 
-def register(app: typer.Typer) -> None:
-    """Add compare, pyramid, explain, learn and bench to ``app``."""
+def register() -> None:
+    """Add compare, pyramid, explain, learn and bench to the commands."""
     for name, command in (("compare", compare_command), ("pyramid", pyramid_command),
                           ("explain", explain_command), ("learn", learn_command),
                           ("bench", bench_command)):
-        app.command(name, rich_help_panel=TOOLS)(command)
+        add_command(name, TOOLS, command)
 
 
 def _load(path: str):

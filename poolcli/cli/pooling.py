@@ -9,6 +9,7 @@ through ``batch`` and reports (``report``). NumPy, Numba and Pillow load inside
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 import sys
@@ -50,11 +51,12 @@ def _command(name: str):
     return command
 
 
-def register(app: typer.Typer) -> None:
-    """Add one command per pooling mode to ``app``."""
+def register() -> None:
+    """Add one command per pooling mode to the commands (each built when first used)."""
     for name, spec in modes.MODES.items():
         panel = "Pooling (values)" if spec.returns == "vector" else "Pooling"
-        app.command(name, rich_help_panel=panel)(_command(name))
+        summary = f"{spec.summary[0].upper()}{spec.summary[1:]}."
+        common.add_command(name, panel, functools.partial(_command, name), summary)
 
 
 # --------------------------------------------------------------------------------------------
