@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from ..modes import MODES
-from .common import PROG, Backend, add_command, Overwrite, Size, Stride, fail, usage_error
+from .common import PROG, Backend, Overwrite, Size, Stride, add_command, fail, usage_error
 
 TOOLS = "Pictures and tools"
 
