@@ -577,6 +577,39 @@ def _execute_threads(jobs, work, workers, cancel, finished, on_cap=None,
         raise
 
 
+#: glibc's mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_malloc_tuned = False
+
+
+def keep_freed_memory() -> bool:
+    """Let the C allocator keep what one file's pipeline frees for the next file (glibc only;
+    the CLI calls it before a batch of several files). -> whether it applied.
+
+    By default glibc serves each image-sized buffer (Pillow's decoded picture, the array out
+    of it, the pooled result, the encoder's) from fresh pages and gives them back to the
+    system when the file is done: ~1,600 page faults per 1024x768 JPEG, about a third of the
+    CPU time of a folder run (issue 17: 21 ms -> 14 ms per file; decode alone 9.4 -> 6.6 ms).
+    Buffers up to 32 MiB now come from the heap, and up to 256 MiB of free heap is kept
+    rather than trimmed. The peak memory is unchanged: what is kept is what the last file
+    used."""
+    global _malloc_tuned
+    if _malloc_tuned:
+        return True
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # musl and others: no mallopt
+        return False
+    ok = mallopt(_M_MMAP_THRESHOLD, 32 << 20) == 1 and mallopt(_M_TRIM_THRESHOLD, 256 << 20) == 1
+    _malloc_tuned = ok
+    return ok
+
+
 def configure_threads(threads: int | None, backend: str) -> None:
     """``--threads`` before any work: with ``auto`` and Numba not imported yet, set
     ``NUMBA_NUM_THREADS`` so that Numba is not started just to be configured (the NumPy

@@ -270,6 +270,8 @@ def run_mode(mode: str, kw: dict) -> None:
     except (ValueError, TypeError, ImageError) as exc:
         raise usage_error(exc) from None
     batch.configure_threads(kw["threads"], kw["backend"])
+    if len(jobs) > 1:
+        batch.keep_freed_memory()  # no page faults for every buffer of every file
     from ..io.fsio import remove_stale_temporaries
 
     for folder in _output_folders(jobs):  # what a killed run (kill -9) left
