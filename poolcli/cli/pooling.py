@@ -80,7 +80,6 @@ def prepare(mode: str, kw: dict):
     from ..formats import OUTPUT_EXTENSIONS
     from ..io.read import DEFAULT_MAX_PIXELS
     from ..io.write import output_format
-    from ..learn import load_weights
 
     spec = modes.MODES[mode]
     vector = spec.returns == "vector"
@@ -101,6 +100,8 @@ def prepare(mode: str, kw: dict):
 
         parse_address(kw["dask"])
     if opts.weights is not None:
+        from ..learn import load_weights  # weighted only
+
         try:
             opts = opts.replace(weights=load_weights(opts.weights))
         except (OSError, ValueError, ImageError) as exc:
