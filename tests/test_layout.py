@@ -174,3 +174,16 @@ def test_help_and_version_import_nothing_they_do_not_use():
         loaded = _imported_by(*args)
         assert "typer" in loaded  # the measurement saw the imports
         assert not loaded & heavy, (args, sorted(loaded & heavy))
+
+
+def test_a_one_file_run_imports_only_what_it_uses(tmp_path):
+    """``poolcli max img.png`` (issue 17): NumPy and Pillow, not Numba (the NumPy backend
+    wins on a small image), numpy.ma (masked arrays only), secrets and socket (a temporary
+    file's name), learn (weighted only), nor rich (no terminal here)."""
+    image = PACKAGE.parent / "sample_images" / "camera.png"
+    loaded = _imported_by("max", str(image), "-o", str(tmp_path / "out.png"))
+    assert {"numpy", "PIL.Image", "poolcli.batch"} <= loaded  # the measurement saw the run
+    unused = {"numba", "numpy.ma", "secrets", "socket", "poolcli.learn", "rich", "rich.console",
+              "typer.rich_utils"}
+    assert not loaded & unused, sorted(loaded & unused)
+    assert (tmp_path / "out.png").exists()
