@@ -635,3 +635,9 @@ def test_commands_are_built_when_first_used():
     for panel in ("Pooling:", "Pooling (values):", "Tools:", "Pictures and tools:"):
         assert panel in r.stdout
     assert r.stdout.index("Pooling:") < r.stdout.index("  max ") < r.stdout.index("Tools:")
+
+
+def test_bare_poolcli_prints_the_help_and_exits_2(capsys):
+    code, out, err = main(capsys)
+    assert code == 2 and out.startswith("Usage: poolcli [OPTIONS] COMMAND") and not err
+    assert "Pooling:" in out and "Tools:" in out

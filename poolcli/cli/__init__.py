@@ -31,10 +31,14 @@ from .common import PROG, Group
 
 try:  # recent Typer vendors Click
     from typer._click.exceptions import ClickException as _ClickException
+    from typer._click.exceptions import NoArgsIsHelpError as _NoArgsIsHelp
     from typer._click.exceptions import NoSuchOption as _NoSuchOption
 except ImportError:  # pragma: no cover - older Typer on top of Click
     from click.exceptions import ClickException as _ClickException
     from click.exceptions import NoSuchOption as _NoSuchOption
+
+    # Click < 8.2 prints the help itself: nothing to catch
+    _NoArgsIsHelp = getattr(__import__("click").exceptions, "NoArgsIsHelpError", ())
 
 app = typer.Typer(
     name=PROG,
@@ -100,6 +104,9 @@ def main(argv: list[str] | None = None) -> None:
         code = rv if isinstance(rv, int) else 0
     except KeyboardInterrupt:
         code = 130
+    except _NoArgsIsHelp as exc:  # bare `poolcli`: the help, as --help gives it; exit 2
+        print(exc.format_message().rstrip())
+        code = exc.exit_code
     except _ClickException as exc:
         message = exc.format_message().strip()
         if isinstance(exc, _NoSuchOption):  # the API's suggestion, in the CLI's words
