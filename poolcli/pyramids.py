@@ -10,13 +10,19 @@ Inputs larger than memory -- decoded size x ``batch.STRIP_FACTOR`` over the memo
 the strip path's rule -- and zarr stores (chunked by nature) take the Dask path: the input is
 opened lazily (``io.lazy``), each level is a Dask array pooled block by block by
 ``poolcli.pool`` (the same plan, windows and random draws as in memory, so bit-identical),
-and the levels are written chunk by chunk. Memory then holds a few chunks of about ``chunk``
-x ``chunk`` cells per thread (a TIFF output: one band of rows of a level), never a volume.
+and each pooled level is stored as it is made, chunk by chunk, in a scratch zarr store beside
+the output (removed at the end), from which the next level (max, min, avg) and the writer read
+it: every pass is read chunk -> pool -> write chunk. Memory then holds a few chunks of about
+``chunk`` x ``chunk`` cells per thread (a TIFF output: one band of rows of a level), never a
+volume or a level; the disk holds the levels twice until the output is complete.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import tempfile
 
 from . import api, formats, modes
 from .errors import PoolcliError, UsageError
@@ -97,21 +103,69 @@ def one_file_pyramid(path: str, out: str, levels: int, mode: str, size, stride,
         nodata = geo_raster.nodata if geo_raster is not None else None
         pool_fn = _pool_fn(mode, k, st, composable, backend, alpha, nodata,
                            geo_raster is not None, chunk)
-        try:
-            lv = pyramid.compose_levels(x, levels, pool_fn, composable)
-        except PoolcliError:
-            raise
-        except ValueError as exc:  # the window no longer fits a level
-            raise UsageError(f"{levels} levels do not fit: {exc}") from None
-        scales = [tuple([1] * (axes.count("Z")) + [st[0] ** i, st[1] ** i])
-                  for i in range(len(lv))]
         if geo_raster is not None and "geo" in meta and k != st:
             raise UsageError("a GeoTIFF pyramid's overviews need the window equal to the stride")
-        pyramid.write_pyramid(out, lv, scales, meta)
+        with _scratch(out, big) as stored:
+            if stored is not None:
+                pool_fn = _stored(pool_fn, stored, axes, chunk)
+            try:
+                lv = pyramid.compose_levels(x, levels, pool_fn, composable)
+            except PoolcliError:
+                raise
+            except ValueError as exc:  # the window no longer fits a level
+                raise UsageError(f"{levels} levels do not fit: {exc}") from None
+            scales = [tuple([1] * (axes.count("Z")) + [st[0] ** i, st[1] ** i])
+                      for i in range(len(lv))]
+            pyramid.write_pyramid(out, lv, scales, meta)
         return [tuple(int(n) for n in level.shape) for level in lv]
     finally:
         if src is not None:
             src.close()
+
+
+@contextlib.contextmanager
+def _scratch(out, big: bool):
+    """A scratch folder beside ``out`` for the Dask path's levels (None in memory), removed
+    whatever happens; named as poolcli's temporaries are."""
+    if not big:
+        yield None
+        return
+    target = os.path.abspath(str(out).rstrip("/"))
+    folder = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.",
+                              suffix=".levels.poolcli-tmp", dir=os.path.dirname(target))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _stored(pool_fn, folder: str, axes: str, chunk: int):
+    """``pool_fn`` whose Dask result is stored chunk by chunk in ``folder`` (a zarr array per
+    level, uncompressed) and read back from there: the next level and the writer then read
+    stored chunks, and no pass recomputes or holds an earlier level."""
+    import dask.array as da
+
+    from .io._formats import need
+
+    zarr = need("zarr", "science")
+    count = [0]
+
+    def stored(a, times):
+        from .io.pyramid import is_dask
+
+        y = pool_fn(a, times)
+        if not is_dask(y):
+            return y
+        count[0] += 1
+        chunks = tuple({"Z": 1, "C": n}.get(ax, min(n, chunk)) for ax, n in zip(axes, y.shape))
+        y = y.rechunk(chunks)
+        z = zarr.create_array(store=os.path.join(folder, f"{count[0]}.zarr"), shape=y.shape,
+                              dtype=y.dtype, chunks=chunks, compressors=None, zarr_format=2,
+                              fill_value=0)
+        da.store(y, z, lock=False)
+        return da.from_zarr(z)
+
+    return stored
 
 
 def _load(path, kd, meta):

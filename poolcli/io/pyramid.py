@@ -34,10 +34,10 @@ Interface
     byte order of a validated COG, IFDs first, is not promised.)
 
 Levels may be Dask arrays (``poolcli pyramid`` on an input larger than memory): they are then
-computed and written chunk by chunk -- OME-Zarr by ``dask.array.store`` into the zarr arrays
-(every level in one pass of the graph, so a level made from the previous one reuses its
-blocks), a TIFF tile by tile from one band of rows of a level at a time (tifffile takes an
-iterator of tiles) -- so memory holds chunks, never a whole level.
+computed and written chunk by chunk -- OME-Zarr by ``dask.array.store`` into the zarr arrays,
+one level after the other; a TIFF tile by tile from one band of rows of a level at a time
+(tifffile takes an iterator of tiles) -- so memory holds chunks, never a whole level (the
+caller makes each level cheap to read: ``pyramids`` stores them in a scratch store first).
 
 Every output is written under a temporary name beside the target and renamed into place.
 """
@@ -202,7 +202,8 @@ def _write_zarr(path, levels, axes, scales, pixel, translations, metadata) -> No
         if sources:
             import dask.array as da
 
-            da.store(sources, targets, lock=False)
+            for s_, t_ in zip(sources, targets):
+                da.store(s_, t_, lock=False)
 
 
 def _aligned(data, chunks):
