@@ -66,7 +66,7 @@ def _chunks(shape: tuple[int, ...], axes: str, chunk: int) -> tuple[int, ...]:
 
 def open_lazy(path, kind: str | None, chunk: int = 1024) -> Lazy:
     """``path`` as a Dask array in channels-last layout (see the module doc)."""
-    need("dask", "dask")
+    need("dask", "science")
     low = str(path).lower().rstrip("/")
     if kind == "zarr" or low.endswith(".zarr"):
         return _zarr(path, chunk)
