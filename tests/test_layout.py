@@ -31,7 +31,7 @@ LAYERS: dict[str, int] = {
     "poolcli.api": 5, "poolcli.layouts": 5,
     # 6: what is built on the API: files, batches, pictures, tools
     "poolcli.strips": 6, "poolcli.batch": 6, "poolcli.distributed": 6, "poolcli.pictures": 6,
-    "poolcli.explain": 6, "poolcli.bench": 6, "poolcli.formats": 6,
+    "poolcli.explain": 6, "poolcli.bench": 6, "poolcli.formats": 6, "poolcli.pyramids": 6,
     # 7: the command line (thin: parses, then calls the layers below)
     "poolcli.cli": 7, "poolcli.__main__": 7,
 }

@@ -173,14 +173,14 @@ def _one_file_pyramid(image, output, levels, mode, size, stride, backend, overwr
     import json
     import os
 
-    from .. import batch, formats
+    from .. import batch, pyramids
     from ..errors import PoolcliError
 
     _check_outputs([output], [image], overwrite)
     if os.path.isdir(output) and not overwrite:
         raise fail(f"{output}: exists (use --overwrite to replace it)")
     try:
-        shapes = formats.one_file_pyramid(image, output, levels, mode, size, stride, backend)
+        shapes = pyramids.one_file_pyramid(image, output, levels, mode, size, stride, backend)
     except (PoolcliError, ValueError, TypeError, OSError) as exc:
         raise fail(f"{image}: {batch.reason(exc, image)}") from None
     for level, shape in enumerate(shapes):
