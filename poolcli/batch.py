@@ -395,6 +395,11 @@ def reason(exc: BaseException, path: str | None = None) -> str:
         return f"{exc.strerror} ({named})" if named else exc.strerror
     text = str(exc).strip().splitlines()
     text = text[0] if text else ""
+    if path is not None:  # the caller names the file: never twice ("a.tif: a.tif: ...")
+        for name in (str(path), os.path.basename(str(path))):
+            if name and text.startswith(name + ": "):
+                text = text[len(name) + 2:]
+                break
     # poolcli's own errors, and the ValueError/TypeError of argument checks, say it in words;
     # Pillow's "cannot identify" too. Anything else is named by its class.
     if text and (isinstance(exc, (PoolcliError, ValueError, TypeError))
