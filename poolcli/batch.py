@@ -395,6 +395,11 @@ def reason(exc: BaseException, path: str | None = None) -> str:
         return f"{exc.strerror} ({named})" if named else exc.strerror
     text = str(exc).strip().splitlines()
     text = text[0] if text else ""
+    if path is not None:  # the caller names the file: never twice ("a.tif: a.tif: ...")
+        for name in (str(path), os.path.basename(str(path))):
+            if name and text.startswith(name + ": "):
+                text = text[len(name) + 2:]
+                break
     # poolcli's own errors, and the ValueError/TypeError of argument checks, say it in words;
     # Pillow's "cannot identify" too. Anything else is named by its class.
     if text and (isinstance(exc, (PoolcliError, ValueError, TypeError))
@@ -575,6 +580,39 @@ def _execute_threads(jobs, work, workers, cancel, finished, on_cap=None,
         for t in threads:  # files being written finish (atomically)
             t.join()
         raise
+
+
+#: glibc's mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_malloc_tuned = False
+
+
+def keep_freed_memory() -> bool:
+    """Let the C allocator keep what one file's pipeline frees for the next file (glibc only;
+    the CLI calls it before a batch of several files). -> whether it applied.
+
+    By default glibc serves each image-sized buffer (Pillow's decoded picture, the array out
+    of it, the pooled result, the encoder's) from fresh pages and gives them back to the
+    system when the file is done: ~1,600 page faults per 1024x768 JPEG, about a third of the
+    CPU time of a folder run (issue 17: 21 ms -> 14 ms per file; decode alone 9.4 -> 6.6 ms).
+    Buffers up to 32 MiB now come from the heap, and up to 256 MiB of free heap is kept
+    rather than trimmed. The peak memory is unchanged: what is kept is what the last file
+    used."""
+    global _malloc_tuned
+    if _malloc_tuned:
+        return True
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # musl and others: no mallopt
+        return False
+    ok = mallopt(_M_MMAP_THRESHOLD, 32 << 20) == 1 and mallopt(_M_TRIM_THRESHOLD, 256 << 20) == 1
+    _malloc_tuned = ok
+    return ok
 
 
 def configure_threads(threads: int | None, backend: str) -> None:

@@ -21,6 +21,7 @@ import datetime
 import json
 import os
 import platform
+import shlex
 import shutil
 import subprocess
 import sys
@@ -401,11 +402,18 @@ for src, dst in zip(args[2::2], args[3::2]):
 
 
 def _magick() -> str | None:
-    """ImageMagick's own binary (not a wrapper script in front of it)."""
+    """ImageMagick's own binary (not a wrapper script in front of it, nor a stand-in that only
+    borrows the name: its ``-version`` must say ``Version: ImageMagick``)."""
     for name in ("magick", "convert-im6.q16", "convert-im7", "convert"):
         path = shutil.which(name)
         if path:
-            return path
+            try:
+                said = subprocess.run([path, "-version"], capture_output=True, text=True,
+                                      timeout=10).stdout
+            except (OSError, subprocess.SubprocessError):
+                continue
+            if "Version: ImageMagick" in said:
+                return path
     return None
 
 
@@ -433,7 +441,13 @@ def make_e2e_inputs(folder: Path, quick=False) -> dict:
         )
     cases["jpeg folder"] = sorted(jdir.glob("*.jpg"))
     cases["png folder"] = sorted(pdir.glob("*.png"))
+    # the same JPEGs, one process per file from a shell loop (quick: the first 5)
+    cases[SHELL_LOOP] = cases["jpeg folder"][: 5 if quick else None]
     return cases
+
+
+#: the case whose commands are one shell ``for`` loop, one process per file
+SHELL_LOOP = "jpeg shell loop"
 
 
 def _run_process(cmd: list[str], env=None) -> tuple[float, float, int, str]:
@@ -459,9 +473,30 @@ def _run_process(cmd: list[str], env=None) -> tuple[float, float, int, str]:
     return wall, peak, proc.returncode, err.decode(errors="replace")[-300:]
 
 
-def _commands(tool, mode, files, outdir: Path, level: int, quality: int) -> list[list[str]] | None:
-    """The commands that pool ``files`` 2x2 into ``outdir`` with ``tool``; None when it is
+def _shell_loop(tool, mode, files, outdir: Path, level: int,
+                quality: int) -> list[list[str]] | None:
+    """One ``bash -c 'for f in ...; do TOOL "$f" ...; done'``: what a shell user writes to pool
+    ``files`` one call at a time (every call pays its start-up); None when ``tool`` is
     missing."""
+    one = _commands(tool, mode, files[:1], outdir, level, quality)
+    bash = shutil.which("bash")
+    if one is None or bash is None or len(one) != 1:
+        return None
+    # the one-file command with the input and the output replaced by the loop's variables
+    first, out = str(files[0]), str(outdir / files[0].name)
+    words = ['"$f"' if w == first else '"$o"' + shlex.quote(w[len(out):]) if w.startswith(out)
+             else shlex.quote(w) for w in one[0]]
+    script = ('d=$1; shift; for f in "$@"; do o="$d/${f##*/}"; '
+              + " ".join(words) + " || exit 1; done")
+    return [[bash, "-c", script, "loop", str(outdir), *[str(f) for f in files]]]
+
+
+def _commands(tool, mode, files, outdir: Path, level: int, quality: int,
+              case: str | None = None) -> list[list[str]] | None:
+    """The commands that pool ``files`` 2x2 into ``outdir`` with ``tool``; None when it is
+    missing. ``case`` ``SHELL_LOOP``: one shell loop, one call per file."""
+    if case == SHELL_LOOP:
+        return _shell_loop(tool, mode, files, outdir, level, quality)
     ext = files[0].suffix
     outs = [outdir / (f.stem + ext) for f in files]
     folder = len(files) > 1
@@ -507,6 +542,10 @@ def _commands(tool, mode, files, outdir: Path, level: int, quality: int) -> list
 
 
 E2E_TOOLS = ("poolcli", "pillow script", "vips", "imagemagick")
+#: the tools the shell-loop case always shows, a missing one as such
+LOOP_TOOLS = ("poolcli", "pillow script", "imagemagick")
+#: the ``error`` of a row whose tool is not installed
+MISSING = "not installed"
 
 
 def run_e2e(
@@ -529,14 +568,17 @@ def run_e2e(
         log("making the end-to-end inputs ...")
         inputs = make_e2e_inputs(tmp / "in", quick)
         for case, files in inputs.items():
-            for mode in ("avg", "max"):
+            for mode in ("avg",) if case == SHELL_LOOP else ("avg", "max"):
                 for tool in E2E_TOOLS:
                     outdir = tmp / "out" / f"{case}-{mode}-{tool}".replace(" ", "_")
                     outdir.mkdir(parents=True, exist_ok=True)
-                    cmds = _commands(tool, mode, files, outdir, level, quality)
+                    cmds = _commands(tool, mode, files, outdir, level, quality, case)
                     if cmds is None:
                         if mode == "avg":
                             log(f"  {tool}: not installed or cannot do {case} {mode}")
+                        if case == SHELL_LOOP and tool in LOOP_TOOLS:  # said in the table
+                            rows.append({"case": case, "mode": mode, "tool": tool,
+                                         "error": MISSING})
                         continue
                     walls, peaks, fail = [], [], None
                     for _ in range(reps + 1):  # the first run warms caches (Numba's included)
@@ -608,9 +650,8 @@ def e2e_markdown(rows: list[dict]) -> str:
     ]
     for r in rows:
         if "error" in r:
-            lines.append(
-                f"| {r['case']} | {r['mode']} | {r['tool']} | | failed: {r['error'][:60]} | | |"
-            )
+            said = MISSING if r["error"] == MISSING else f"failed: {r['error'][:60]}"
+            lines.append(f"| {r['case']} | {r['mode']} | {r['tool']} | | {said} | | |")
             continue
         lines.append(
             f"| {r['case']} | {r['mode']} | {r['tool']} | {r['files']} | {r['seconds']:.3f} | "

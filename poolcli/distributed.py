@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import math
 import os
+import re
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import batch, inputs
 from .errors import UsageError
+from .io import fsio
 from .io.read import DEFAULT_MAX_PIXELS
 from .report import FAILED, Record
 
@@ -158,17 +161,68 @@ def _failed(task: batch.FileTask, error: str) -> dict:
             "mode": task.settings.mode}
 
 
-def _remove_stale_temporaries(tasks: Sequence[batch.FileTask]) -> None:
-    """Temporary files left by a worker killed while writing (best effort, client side)."""
+#: ``io.fsio.temporary_name``: ``.<name, maybe shortened>.<host>-<pid>-<random>.poolcli-tmp``
+_FSIO_TMP = re.compile(r"^\.(.*)\.([0-9a-f]{8})-([0-9]+)-[0-9a-f]{8}"
+                       + re.escape(fsio.TMP_SUFFIX) + "$", re.DOTALL)
+#: ``io._formats.replace_atomically`` (tempfile's 8 random characters, the suffix kept after
+#: it so libraries see their extension): ``.<name>.<random>.poolcli-tmp<suffix>``, a file or
+#: a folder
+_ATOMIC_TMP = re.compile(r"^\.(.*)\.[A-Za-z0-9_]{8}" + re.escape(fsio.TMP_SUFFIX) + r"(\..*)?$",
+                         re.DOTALL)
+
+
+def is_temporary_of(entry: str, name: str) -> bool:
+    """Whether the file name ``entry`` is a poolcli temporary of an output named ``name``,
+    as ``io.fsio`` (its name shortened to fit 255 bytes when long) or
+    ``io._formats.replace_atomically`` name them."""
+    m = _FSIO_TMP.match(entry)
+    if m is not None:
+        head = m.group(1)
+        if head == name:
+            return True
+        # shortened by temporary_name: a prefix of the name, in a name of (nearly) 255 bytes
+        return bool(head) and name.startswith(head) and \
+            len(os.fsencode(entry)) > fsio.NAME_MAX - 4
+    m = _ATOMIC_TMP.match(entry)
+    return m is not None and m.group(1) == name
+
+
+def _remove_stale_temporaries(tasks: Sequence[batch.FileTask]) -> list[str]:
+    """Temporary files (and folders) left by a worker killed while writing (best effort,
+    client side, once the batch is over); -> the paths removed. A temporary of another live
+    process of this host (a second run writing the same output) is left alone."""
+    removed: list[str] = []
+    by_folder: dict[Path, set[str]] = {}
     for task in tasks:
         if task.job.output in (None, inputs.STDIO):
             continue
         out = Path(task.job.output)
+        by_folder.setdefault(out.parent, set()).add(out.name)
+    me = fsio.host_tag()
+    for folder, names in by_folder.items():
         try:
-            for tmp in out.parent.glob(f".{out.name}.*.poolcli-tmp"):
-                tmp.unlink()
+            entries = list(os.scandir(folder if str(folder) else "."))
         except OSError:
-            pass
+            continue
+        for e in entries:
+            if not e.name.startswith(".") or fsio.TMP_SUFFIX not in e.name:
+                continue
+            if not any(is_temporary_of(e.name, n) for n in names):
+                continue
+            m = _FSIO_TMP.match(e.name)
+            if m is not None and m.group(2) == me:
+                pid = int(m.group(3))
+                if pid != os.getpid() and fsio._alive(pid):
+                    continue
+            try:
+                if e.is_dir(follow_symlinks=False):
+                    shutil.rmtree(e.path)
+                else:
+                    os.unlink(e.path)
+                removed.append(e.path)
+            except OSError:
+                pass
+    return removed
 
 
 def run_dask(jobs: Sequence, address: str = "local", *,

@@ -15,7 +15,6 @@ TIFF stack or a GeoTIFF it calls ``pool_format`` here, which pools through the s
   gets the pooled array.
 - ``pool_nodata``: a GeoTIFF's nodata handed to the pooling (every mode honours it).
 - ``describe(path, kind)``: ``poolcli info``'s row for these formats.
-- ``one_file_pyramid(...)``: ``poolcli pyramid IMG -o out.ome.zarr|out.tif``.
 
 Uneven windows (adaptive, fractional, global, spp) have no single pixel size and origin:
 a GeoTIFF or NIfTI refuses them (``UsageError``); a stack's physical sizes follow the
@@ -31,7 +30,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .errors import PoolcliError, UsageError
+from .errors import UsageError
 
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mkv", ".webm", ".mov", ".avi")
 NIFTI_EXTENSIONS = (".nii", ".nii.gz")
@@ -414,91 +413,3 @@ def _geo_transform(r) -> list | None:
     if r.pixel_is_point:  # GDAL's corner: half a pixel up and left of the first centre
         c, f = c - (a + b) / 2, f - (d + e) / 2
     return [float(v) for v in (a, b, c, d, e, f)]
-
-
-# ------------------------------------------------------------------------------------------
-# poolcli pyramid IMG -o out.ome.zarr | out.tif
-
-
-def one_file_pyramid(path: str, out: str, levels: int, mode: str, size, stride,
-                     backend: str = "auto") -> list[tuple[int, ...]]:
-    """Write ``levels`` pooled levels (and the full resolution) into one OME-Zarr store or one
-    TIFF; -> each level's shape. Composable modes (max, min, avg) pool level from level, the
-    others pool the full resolution with the window raised to the level's power."""
-    from . import api, modes
-    from .io import pyramid
-
-    spec = modes.get(mode)
-    if spec.returns != "image" or spec.windows in ("adaptive", "global"):
-        raise UsageError(f"a pyramid repeats one pooling; {mode!r} has a fixed output size")
-    k = _two(size, "size")
-    st = k if stride is None else _two(stride, "stride")
-    kd = kind(path)
-    meta: dict = {}
-    geo_raster = None
-    alpha = None
-    if kd == "geotiff":
-        from .io import geo
-
-        if spec.windows != "sliding":
-            raise UsageError(f"mode {mode!r} pools uneven windows: a GeoTIFF pyramid cannot "
-                             "keep its georeferencing; use max, min, avg, ...")
-        geo_raster = geo.read_geotiff(path)
-        x, axes = geo_raster.array, ("YX" if geo_raster.array.ndim == 2 else "YXC")
-        if out.lower().endswith(TIFF_EXTENSIONS):
-            meta.update(geo=geo_raster)
-    elif kd == "stack":
-        from .io import volume
-
-        stack = volume.read_stack(path)
-        x, axes = stack.array, "ZYXC"
-        sizes = stack.sizes
-        meta["pixel_size"] = tuple(sizes.get(a, (1.0, None))[0] for a in "ZYX")
-        unit = next((u for _, u in sizes.values()), None)
-        if unit:
-            meta["unit"] = pyramid.UNITS.get(unit, unit)
-    elif kd in ("video", "nifti"):
-        raise UsageError(f"a {kd} pyramid is not supported: pool it, or pyramid a TIFF/image")
-    else:
-        from .io.read import load_image
-
-        img = load_image(path)
-        x, alpha = img.array, img.alpha_channel
-        if x.ndim == 4:
-            raise UsageError("a multi-frame image's pyramid: use an OME-TIFF stack input")
-        axes = "YX" if x.ndim == 2 else "YXC"
-    meta["axes"] = axes
-    meta["name"] = os.path.basename(path)
-    meta["mode"] = mode
-    composable = mode in pyramid.COMPOSABLE_MODES
-    nodata = geo_raster.nodata if geo_raster is not None else None
-
-    def pool_fn(a, times):
-        kk = tuple(v ** times for v in k) if not composable else k
-        ss = tuple(v ** times for v in st) if not composable else st
-        extra = {"seed": 0} if spec.random else {}
-
-        def one(arr, m, **kw):
-            return api.run(arr, m, size=kk, stride=ss, backend=backend, alpha_channel=alpha,
-                           **extra, **kw).array
-
-        return pool_nodata(a, nodata, mode, one) if geo_raster is not None else one(a, mode)
-
-    try:
-        lv = pyramid.compose_levels(x, levels, pool_fn, composable)
-    except PoolcliError:
-        raise
-    except ValueError as exc:  # the window no longer fits a level
-        raise UsageError(f"{levels} levels do not fit: {exc}") from None
-    scales = [tuple([1] * (axes.count("Z")) + [st[0] ** i, st[1] ** i]) for i in range(len(lv))]
-    if geo_raster is not None and "geo" in meta and k != st:
-        raise UsageError("a GeoTIFF pyramid's overviews need the window equal to the stride")
-    pyramid.write_pyramid(out, lv, scales, meta)
-    return [tuple(int(n) for n in level.shape) for level in lv]
-
-
-def _two(value, name) -> tuple[int, int]:
-    from .options import parse_ints
-
-    v = parse_ints(value, name, lengths=(1, 2))
-    return (v[0], v[0]) if len(v) == 1 else (v[0], v[1])

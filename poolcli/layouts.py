@@ -222,10 +222,13 @@ def _groups(axis: geometry.AxisWindows, target: int) -> list[tuple[int, int, int
     out, o0 = [], 0
     while o0 < axis.out:
         o1 = o0 + 1
-        while o1 < axis.out and _cells(axis, o0, o1 + 1)[1] - _cells(axis, o0, o1 + 1)[0] \
-                <= target:
-            o1 += 1
-        out.append((o0, o1, *_cells(axis, o0, o1)))
+        r0, r1 = _cells(axis, o0, o1)
+        while o1 < axis.out:  # the span grown window by window (linear, not quadratic)
+            a, b = _cells(axis, o1, o1 + 1)
+            if max(r1, b) - min(r0, a) > target:
+                break
+            r0, r1, o1 = min(r0, a), max(r1, b), o1 + 1
+        out.append((o0, o1, r0, r1))
         o0 = o1
     return out
 
@@ -285,7 +288,9 @@ def pool_dask(engine: Engine, x4: Any, mode: str, geo: dict, backend: str,
                 blk = (bd, bh, bw)
                 sub = _restrict(plan, blk)
                 part = x4[bd[2]:bd[3], bh[2]:bh[3], bw[2]:bw[3], :]
-                task = dask.delayed(_block, pure=True)(engine, part, sub, be, linear, x4.dtype)
+                # the plan as one opaque literal: Dask would walk its tables item by item
+                plan_d = dask.delayed(sub, traverse=False)
+                task = dask.delayed(_block, pure=True)(engine, part, plan_d, be, linear, x4.dtype)
                 shape = (bd[1] - bd[0], bh[1] - bh[0], bw[1] - bw[0], x4.shape[3])
                 cols.append([da.from_delayed(task, shape, dtype=x4.dtype)])  # [C]
             rows.append(cols)

@@ -16,6 +16,10 @@ file reads so that neither the heap nor the resident set grows with the file), o
 file (tifffile, the ``dask`` extra): contiguous uncompressed image data is read the same
 way, strips and tiles (compressed or not) by decoding only the segments that cover the
 rows. Peak memory is about one strip (``budget_bytes``) plus the output.
+
+A GeoTIFF source is treated as the in-memory path treats it (``formats``): modes with uneven
+windows are refused, its ``GDAL_NODATA`` is the nodata value unless ``nodata`` is given, and a
+TIFF output carries its GeoTIFF tags updated for the window (``io.geo.pooled_tags``).
 """
 
 from __future__ import annotations
@@ -274,7 +278,7 @@ class _Output:
     """Where pooled rows go: an ndarray, or a ``.npy`` / TIFF memmap in a temporary file
     beside the target, renamed into place only when every row is written."""
 
-    def __init__(self, out, shape4, natural, dtype, photometric=None):
+    def __init__(self, out, shape4, natural, dtype, photometric=None, extratags=None):
         self.path, self.tmp = None, None
         if out is None:
             self.array = np.empty(natural, dtype=dtype)
@@ -292,6 +296,8 @@ class _Output:
                 tshape = natural[:3] if len(natural) == 4 and natural[3] == 1 else natural
                 colour = tshape[-1] in (3, 4) and len(tshape) >= 3
                 kw = {"photometric": photometric or ("rgb" if colour else "minisblack")}
+                if extratags:
+                    kw["extratags"] = extratags
                 mm = tifffile.memmap(self.tmp, shape=tshape, dtype=dtype, **kw)
                 self.array = mm.reshape(natural)
             else:
@@ -355,6 +361,15 @@ def pool_strips(source, mode: str, *, size=2, stride=None, padding=0, dilation=1
     if out is not None and not isinstance(source, np.ndarray) and Path(source).exists() \
             and Path(out).exists() and os.path.samefile(source, out):
         raise ValueError(f"{out}: the output would overwrite the input")
+    raster = _geotiff(source)
+    if raster is not None:  # as formats' in-memory GeoTIFF path: even windows, GDAL_NODATA
+        from .io import geo
+
+        geo.check_even_windows(mode, **options)
+        if options.get("nodata") is None and raster.nodata is not None:
+            options = dict(options, nodata=raster.nodata)
+            opts = check_options(spec, size=size, stride=stride, padding=padding,
+                                 dilation=dilation, ceil_mode=ceil_mode, **options).opts
     src = open_rows(source)
     try:
         if 0 in src.shape:
@@ -375,8 +390,12 @@ def pool_strips(source, mode: str, *, size=2, stride=None, padding=0, dilation=1
         todo = blocks(plan.axes[1], row_bytes, int(budget_bytes))
         ndim = source.ndim if isinstance(source, np.ndarray) else _source_ndim(source, src)
         natural = _natural_shape(plan.out_shape, ndim)
+        tags = None
+        if raster is not None and out is not None and Path(out).suffix.lower() in TIFF_SUFFIXES:
+            tags = _geo_tags(raster, dict(size=size, stride=stride, padding=padding,
+                                          dilation=dilation), src.shape)
         dst = _Output(out, plan.out_shape, natural, caller_dtype,
-                      getattr(src, "photometric_name", None))
+                      getattr(src, "photometric_name", None), tags)
         try:
             for o0, o1, r0, r1 in todo:
                 x = src.read(r0, r1)
@@ -394,6 +413,33 @@ def pool_strips(source, mode: str, *, size=2, stride=None, padding=0, dilation=1
             raise
     finally:
         src.close()
+
+
+def _geotiff(source):
+    """A GeoTIFF source's tags and layout (``io.geo.Raster`` without pixels), else None."""
+    if isinstance(source, np.ndarray) or Path(source).suffix.lower() not in TIFF_SUFFIXES:
+        return None
+    from . import formats
+
+    if formats.kind(str(source)) != "geotiff":
+        return None
+    from .io import geo
+
+    return geo.read_geotiff(source, pixels=False)
+
+
+def _geo_tags(raster, geometry: dict, shape4) -> list:
+    """tifffile's extratags: the raster's GeoTIFF tags updated for the window, as the
+    in-memory path writes them (``io.geo.write_geotiff``)."""
+    from . import formats
+    from .io import geo
+    from .io._formats import Window
+
+    win3, temporal = formats.window3(geometry, (1, *shape4[1:3]))
+    if temporal:
+        raise ValueError("a GeoTIFF is one raster: give a two-number window (-k HxW)")
+    win = Window(win3.size[1:], win3.stride[1:], win3.padding[1:], win3.dilation[1:])
+    return geo._extratags(geo.pooled_tags(raster, win))
 
 
 def _source_ndim(source, src) -> int:

@@ -617,3 +617,27 @@ def test_vector_to_stdout_is_only_the_array(files):
 
     got = np.load(io.BytesIO(r.stdout_bytes))
     np.testing.assert_array_equal(got, poolcli.pool(pixels(files / "a.png"), "global"))
+
+
+def test_commands_are_built_when_first_used():
+    """The root group knows every name from the start and builds only the command that runs
+    (issue 17: Typer built all of them at every start); its help lists them by panel."""
+    import typer.main
+
+    group = typer.main.get_command(app)
+    assert list(group.commands)[:3] == ["max", "avg", "min"] and "bench" in group.commands
+    assert not group.commands._built  # nothing built by listing the names
+    assert group.commands["max"].name == "max"
+    assert set(group.commands._built) == {"max"}
+    assert "nope" not in group.commands and group.commands.get("nope") is None
+    r = invoke("--help")
+    assert r.exit_code == 0
+    for panel in ("Pooling:", "Pooling (values):", "Tools:", "Pictures and tools:"):
+        assert panel in r.stdout
+    assert r.stdout.index("Pooling:") < r.stdout.index("  max ") < r.stdout.index("Tools:")
+
+
+def test_bare_poolcli_prints_the_help_and_exits_2(capsys):
+    code, out, err = main(capsys)
+    assert code == 2 and out.startswith("Usage: poolcli [OPTIONS] COMMAND") and not err
+    assert "Pooling:" in out and "Tools:" in out

@@ -27,6 +27,15 @@ CASES = [  # dtype, channels, size, stride, mode, (D, H, W)
     ("float32", 4, 2, 2, "avg", (1, 9, 10)),
     ("float64", 4, 3, 2, "min", (1, 9, 12)),
     ("float32", 4, 3, 3, "lp", (1, 9, 9)),
+    # windows across frames (volumes, video): frames, then rows, then columns
+    ("uint16", 1, (2, 2, 2), (2, 2, 2), "avg", (5, 9, 7)),  # 8 cells: integer lanes, shift
+    ("uint8", 3, (3, 3, 3), (2, 2, 2), "avg", (7, 8, 9)),  # 27 cells: a constant divisor
+    ("int16", 1, (2, 2, 2), (2, 2, 2), "avg", (4, 6, 6)),
+    ("float32", 1, (2, 2, 2), (2, 2, 2), "avg", (6, 7, 9)),
+    ("float64", 2, (2, 3, 2), (1, 2, 3), "lp", (5, 9, 11)),
+    ("uint16", 1, (3, 2, 2), (3, 2, 2), "max", (7, 6, 6)),
+    ("int32", 3, (2, 2, 2), (2, 1, 2), "min", (5, 6, 7)),
+    ("int32", 1, (3, 3, 3), (2, 2, 2), "avg", (5, 7, 7)),  # int64 sums
 ]
 
 
@@ -47,7 +56,8 @@ def test_fast_path_equals_generic_and_reference(dtype, c, k, s, mode, dhw):
     x = _data(dtype, (*dhw, c))
     plan = api.make_plan(modes.MODES[mode], x.shape, x.dtype, size=k, stride=s)
     kernel, _ = cpu.fast_args(x, np.empty(plan.out_shape, plan.dtype), plan)
-    integer = mode == "avg" and np.dtype(dtype).kind == "u" and np.prod(k) in (2, 3, 4, 9)
+    cells = np.prod(k)
+    integer = mode == "avg" and np.dtype(dtype).kind == "u" and cells in (2, 3, 4, 8, 9, 27)
     assert kernel is (cpu.mean_int_fixed if integer else cpu.reduce_fixed)
     fast = cpu.pool(x, plan)
     np.testing.assert_array_equal(fast, cpu.pool(x, plan, fast=False))

@@ -119,3 +119,52 @@ def test_local_cluster_address_and_chunks(tmp_path):
     assert [r["status"] for r in records] == ["ok"] * 6 + ["failed"]
     for job in jobs[:6]:
         assert Path(job.output).read_bytes() == local_bytes(job, tmp_path)
+
+
+def test_no_temporary_is_left_after_a_failed_batch(tmp_path):
+    """Temporaries that workers killed while writing leave behind -- fsio's names (shortened
+    for a long output name) and replace_atomically's (the suffix kept, a file or a folder) --
+    are removed once the batch is over, failures included; a live process's are kept, and so
+    are other files."""
+    import subprocess
+    import sys
+
+    from poolcli.distributed import is_temporary_of
+    from poolcli.io import fsio
+
+    jobs = make_batch(tmp_path, n=2, size=(20, 16))
+    long_name = "x" * 230 + ".png"  # its temporaries' names are shortened to 255 bytes
+    jobs[1] = Job(jobs[1].input, str(tmp_path / "out" / long_name), "avg")
+    jobs.append(Job(str(tmp_path / "in" / "missing.png"), str(tmp_path / "out" / "m.nii.gz"),
+                    "max"))  # fails: no input
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    out = tmp_path / "out"
+
+    def fsio_name(name, pid):
+        tail = f".{fsio.host_tag()}-{pid}-0123abcd{fsio.TMP_SUFFIX}"
+        return "." + name[: fsio.NAME_MAX - 1 - len(tail)] + tail
+
+    try:
+        stale = [fsio_name(long_name, dead.pid), fsio_name("img00.png", dead.pid),
+                 ".m.nii.gz.k2j_x9ab.poolcli-tmp.nii.gz"]
+        assert fsio_name(long_name, dead.pid) != "." + long_name  # shortened indeed
+        for name in stale:
+            (out / name).write_bytes(b"partial")
+        (out / ".img00.png.ab12cd34.poolcli-tmp.zarr").mkdir()  # a folder (an OME-Zarr store)
+        (out / ".img00.png.ab12cd34.poolcli-tmp.zarr" / "0").write_bytes(b"chunk")
+        keep = [fsio_name("img00.png", alive.pid), ".other.png.ab12cd34.poolcli-tmp", "note.txt"]
+        for name in keep:
+            (out / name).write_bytes(b"keep")
+        assert is_temporary_of(stale[1], "img00.png") and is_temporary_of(stale[2], "m.nii.gz")
+        assert is_temporary_of(stale[0], long_name) and not is_temporary_of(stale[0], "x.png")
+        assert not is_temporary_of(".other.png.ab12cd34.poolcli-tmp", "img00.png")
+
+        records = run_dask(jobs, "local:1", timeout=60)
+        assert [r["status"] for r in records] == ["ok", "ok", "failed"]
+        left = sorted(os.listdir(out))
+        assert left == sorted(["img00.png", long_name] + keep), left
+    finally:
+        alive.kill()
+        alive.wait()

@@ -31,7 +31,8 @@ LAYERS: dict[str, int] = {
     "poolcli.api": 5, "poolcli.layouts": 5,
     # 6: what is built on the API: files, batches, pictures, tools
     "poolcli.strips": 6, "poolcli.batch": 6, "poolcli.distributed": 6, "poolcli.pictures": 6,
-    "poolcli.explain": 6, "poolcli.bench": 6, "poolcli.formats": 6, "poolcli.bench_modes": 6,
+    "poolcli.explain": 6, "poolcli.bench": 6, "poolcli.formats": 6, "poolcli.pyramids": 6,
+    "poolcli.bench_modes": 6,
     # 7: the command line (thin: parses, then calls the layers below)
     "poolcli.cli": 7, "poolcli.__main__": 7,
 }
@@ -147,3 +148,43 @@ def test_the_cli_imports_nothing_heavy_at_start_up():
                 continue
             offenders += [f"{name}: {n}" for n in names if n.split(".")[0] in heavy]
     assert not offenders, offenders
+
+
+def _imported_by(*args: str) -> set[str]:
+    """The modules a fresh ``python -X importtime -m poolcli ARGS`` imports."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=str(PACKAGE.parent) + os.pathsep
+               + os.environ.get("PYTHONPATH", ""))
+    r = subprocess.run([sys.executable, "-X", "importtime", "-m", "poolcli", *args],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return {line.rsplit("|", 1)[-1].strip() for line in r.stderr.splitlines()
+            if line.startswith("import time:")}
+
+
+def test_help_and_version_import_nothing_they_do_not_use():
+    """Issue 17: ``poolcli --help`` under 0.15 s. Its help is plain text: neither NumPy, Numba
+    nor Pillow, nor rich at all (Typer's rich help pulled in rich.markdown, markdown_it,
+    rich.traceback and rich.pretty: half the start-up)."""
+    heavy = {"numpy", "numba", "PIL", "rich", "rich.console", "rich.markdown", "markdown_it",
+             "rich.traceback", "rich.pretty", "typer.rich_utils"}
+    for args in (["--help"], ["max", "--help"], ["--version"]):
+        loaded = _imported_by(*args)
+        assert "typer" in loaded  # the measurement saw the imports
+        assert not loaded & heavy, (args, sorted(loaded & heavy))
+
+
+def test_a_one_file_run_imports_only_what_it_uses(tmp_path):
+    """``poolcli max img.png`` (issue 17): NumPy and Pillow, not Numba (the NumPy backend
+    wins on a small image), numpy.ma (masked arrays only), secrets and socket (a temporary
+    file's name), learn (weighted only), nor rich (no terminal here)."""
+    image = PACKAGE.parent / "sample_images" / "camera.png"
+    loaded = _imported_by("max", str(image), "-o", str(tmp_path / "out.png"))
+    assert {"numpy", "PIL.Image", "poolcli.batch"} <= loaded  # the measurement saw the run
+    unused = {"numba", "numpy.ma", "secrets", "socket", "poolcli.learn", "rich", "rich.console",
+              "typer.rich_utils"}
+    assert not loaded & unused, sorted(loaded & unused)
+    assert (tmp_path / "out.png").exists()

@@ -219,3 +219,50 @@ def test_cli_pools_a_huge_npy_strip_by_strip(tmp_path, monkeypatch):
     assert calls, "the strip path was not taken"
     np.testing.assert_array_equal(np.load(tmp_path / "out.npy"),
                                   api.pool(x, "avg", size=3, stride=2, padding=1))
+
+
+@pytest.mark.parametrize("args", [["avg"], ["max", "-k", "3", "-s", "2", "-p", "1"]])
+def test_geotiff_over_the_strip_threshold_keeps_its_georeferencing(tmp_path, monkeypatch, args):
+    """A GeoTIFF too big for memory goes strip by strip and comes out as the in-memory path
+    writes it: the transform GDAL reads (rasterio), the CRS, the nodata value (honoured in
+    the pooling) and the pixels."""
+    rasterio = pytest.importorskip("rasterio")
+    from affine import Affine
+    from typer.testing import CliRunner
+
+    from poolcli import batch
+    from poolcli.cli import app
+
+    src = tmp_path / "dem.tif"
+    data = np.random.default_rng(8).standard_normal((1, 61, 90)).astype(np.float32)
+    data[0, :6, :9] = -9999.0  # a nodata corner: never mixed into a window's value
+    with rasterio.open(src, "w", driver="GTiff", height=61, width=90, count=1,
+                       dtype="float32", crs="EPSG:32633", nodata=-9999.0,
+                       transform=Affine(30.0, 0.0, 500000.0, 0.0, -30.0, 4100000.0)) as ds:
+        ds.write(data)
+
+    def pool(out, memory):
+        with monkeypatch.context() as m:
+            calls = []
+            real = strips.pool_strips
+            m.setattr(strips, "pool_strips",
+                      lambda *a, **k: calls.append(a) or real(*a, **{**k, "budget_bytes": 3000}))
+            if memory is not None:
+                m.setattr(batch, "memory_available", lambda: memory)
+            r = CliRunner().invoke(app, [args[0], str(src), *args[1:], "-o", str(out)],
+                                   catch_exceptions=False)
+        assert r.exit_code == 0, r.output
+        return bool(calls)
+
+    assert not pool(tmp_path / "mem.tif", None)
+    assert pool(tmp_path / "strip.tif", 1000), "the strip path was not taken"
+    with rasterio.open(tmp_path / "mem.tif") as a, rasterio.open(tmp_path / "strip.tif") as b:
+        assert b.transform == a.transform and b.crs == a.crs and b.nodata == a.nodata == -9999
+        # pixel size x stride; for k=3 s=2 p=1 the corner moves by (k-1)/2 - p + (1-s)/2 =
+        # -0.5 input pixel, so that each output pixel's centre is its window's centre
+        origin = 500000.0 - (15.0 if args != ["avg"] else 0.0)
+        assert (b.transform.a, b.transform.e, b.transform.c) == (60.0, -60.0, origin)
+        np.testing.assert_array_equal(b.read(), a.read())
+        out = b.read(1)
+        assert out[0, 0] == -9999  # a window of nodata alone gives nodata
+        assert out[out != -9999].min() > -100  # nodata never mixed into a value

@@ -24,18 +24,21 @@ import sys
 from typing import Annotated
 
 import typer
-from typer.core import TyperCommand
 
 from ..options import did_you_mean
 from . import common, picture_tools, pooling, tools
-from .common import PROG, Command
+from .common import PROG, Group
 
 try:  # recent Typer vendors Click
     from typer._click.exceptions import ClickException as _ClickException
+    from typer._click.exceptions import NoArgsIsHelpError as _NoArgsIsHelp
     from typer._click.exceptions import NoSuchOption as _NoSuchOption
 except ImportError:  # pragma: no cover - older Typer on top of Click
     from click.exceptions import ClickException as _ClickException
     from click.exceptions import NoSuchOption as _NoSuchOption
+
+    # Click < 8.2 prints the help itself: nothing to catch
+    _NoArgsIsHelp = getattr(__import__("click").exceptions, "NoArgsIsHelpError", ())
 
 app = typer.Typer(
     name=PROG,
@@ -43,8 +46,13 @@ app = typer.Typer(
     "stochastic, SoftPool, learned ...) to images and arrays, fast.",
     no_args_is_help=True,
     add_completion=True,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    # help as wide as the terminal, up to 120 columns (Click's default stops at 80)
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120},
     pretty_exceptions_enable=False,
+    # plain-text help (common.Group, common.Command): rich's help formatting costs ~0.1 s of
+    # imports (Markdown, Traceback, Pretty) at every start (issue 17)
+    rich_markup_mode=None,
+    cls=Group,
 )
 
 
@@ -69,12 +77,11 @@ def _root(
     """
 
 
-pooling.register(app)
-tools.register(app)
-picture_tools.register(app)
-for _info in app.registered_commands:  # usage, defaults and unknown options, alike everywhere
-    if _info.cls in (None, TyperCommand):  # Typer's default
-        _info.cls = Command
+# every command is a common.Command (usage, defaults and unknown options, alike everywhere),
+# registered in common.COMMANDS and built by common.Group when first used
+pooling.register()
+tools.register()
+picture_tools.register()
 
 
 # --------------------------------------------------------------------------------------------
@@ -97,6 +104,9 @@ def main(argv: list[str] | None = None) -> None:
         code = rv if isinstance(rv, int) else 0
     except KeyboardInterrupt:
         code = 130
+    except _NoArgsIsHelp as exc:  # bare `poolcli`: the help, as --help gives it; exit 2
+        print(exc.format_message().rstrip())
+        code = exc.exit_code
     except _ClickException as exc:
         message = exc.format_message().strip()
         if isinstance(exc, _NoSuchOption):  # the API's suggestion, in the CLI's words

@@ -10,10 +10,11 @@ import inspect
 import os
 import sys
 import time
+from collections.abc import MutableMapping
 from typing import Annotated
 
 import typer
-from typer.core import TyperCommand
+from typer.core import TyperCommand, TyperGroup
 
 from ..options import OptionSpec
 
@@ -124,9 +125,30 @@ except ImportError:  # pragma: no cover - older Typer on top of Click
     from click.exceptions import NoSuchOption as _NoSuchOption
 
 
+def _format_panels(params, ctx, formatter) -> None:
+    """The parameters' help in sections, one per ``rich_help_panel`` (Arguments, then Window,
+    Output ... as the specs say, then Options): plain text, so that ``--help`` never loads rich's
+    Markdown, Traceback and Pretty modules (about half of the start-up time; issue 17)."""
+    panels: dict[str, list[tuple[str, str]]] = {"Arguments": []}
+    for param in params:
+        record = param.get_help_record(ctx)
+        if record is None:
+            continue
+        default = "Arguments" if param.param_type_name == "argument" else "Options"
+        help_text = record[1].replace("\\[", "[")  # the specs escape rich markup
+        panel = getattr(param, "rich_help_panel", None) or default
+        panels.setdefault(panel, []).append((record[0], help_text))
+    panels["Options"] = panels.pop("Options", [])  # --help last
+    for title, rows in panels.items():
+        if rows:
+            with formatter.section(title):
+                formatter.write_dl(rows)
+
+
 class Command(TyperCommand):
     """A Typer command that reads well:
 
+    - help in plain-text sections, one per panel (``_format_panels``);
     - usage says ``INPUT...`` for a list argument and ``IMAGE`` for one (not ``{INPUT}``);
     - every default is said one way, ``(default: X)`` at the end of the help (never also
       ``[default: X]``);
@@ -145,6 +167,9 @@ class Command(TyperCommand):
             if p.help and "(default" not in p.help and default not in (None, False, ()) \
                     and not getattr(p, "is_flag", False):
                 p.help = f"{p.help} (default: {default})"
+
+    def format_options(self, ctx, formatter) -> None:
+        _format_panels(self.get_params(ctx), ctx, formatter)
 
     def collect_usage_pieces(self, ctx) -> list[str]:
         pieces = super().collect_usage_pieces(ctx)
@@ -177,3 +202,94 @@ class Command(TyperCommand):
         if not names:
             return "no window or mode option"
         return ", ".join("/".join(SPECS[n].flags) for n in names)
+
+
+# --------------------------------------------------------------------------------------------
+# the root group: commands built when first used
+
+
+#: every command, in the order of ``poolcli --help``: name -> (panel, one-line help, a function
+#: that returns its ``typer.models.CommandInfo``); filled by each module's ``register``
+COMMANDS: dict[str, tuple[str, str, object]] = {}
+
+
+def add_command(name: str, panel: str, callback, summary: str | None = None) -> None:
+    """Register ``callback`` (a function, or a function that makes it when ``summary`` is
+    given) as the command ``name`` in the help panel ``panel``."""
+    from typer.models import CommandInfo
+
+    if summary is None:
+        doc = inspect.getdoc(callback) or ""
+        summary = doc.split("\n\n")[0].replace("\n", " ").strip()
+
+        def info() -> CommandInfo:
+            return CommandInfo(name=name, callback=callback, cls=Command,
+                               rich_help_panel=panel)
+    else:
+        def info() -> CommandInfo:
+            return CommandInfo(name=name, callback=callback(), cls=Command,
+                               rich_help_panel=panel)
+    COMMANDS[name] = (panel, summary, info)
+
+
+class LazyCommands(MutableMapping):
+    """``Group.commands``: every name from the start, each Click command built on first
+    access (Typer builds all of them otherwise, ~40 ms at every start, for the one that runs)."""
+
+    def __init__(self, built) -> None:
+        self._built = dict(built)
+        self._names = list(COMMANDS) + [n for n in self._built if n not in COMMANDS]
+
+    def __getitem__(self, name: str):
+        if name not in self._built:
+            if name not in self._names:
+                raise KeyError(name)
+            from typer.main import get_command_from_info
+
+            self._built[name] = get_command_from_info(
+                COMMANDS[name][2](), pretty_exceptions_short=False, rich_markup_mode=None)
+        return self._built[name]
+
+    def __setitem__(self, name: str, command) -> None:
+        self._built[name] = command
+        if name not in self._names:
+            self._names.append(name)
+
+    def __delitem__(self, name: str) -> None:
+        self._names.remove(name)
+        self._built.pop(name, None)
+
+    def __contains__(self, name) -> bool:  # without building it
+        return name in self._names
+
+    def __iter__(self):
+        return iter(list(self._names))
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+class Group(TyperGroup):
+    """The root command: its commands come from ``COMMANDS``, built when first used, and its
+    help lists them by panel (Pooling, Tools ...) from the registry alone, in plain text."""
+
+    def __init__(self, *args, commands=None, **kw) -> None:
+        super().__init__(*args, commands=None, **kw)
+        self.commands = LazyCommands(commands or {})
+
+    def list_commands(self, ctx) -> list[str]:
+        return list(self.commands)
+
+    def format_options(self, ctx, formatter) -> None:
+        _format_panels(self.get_params(ctx), ctx, formatter)
+        self.format_commands(ctx, formatter)
+
+    def format_commands(self, ctx, formatter) -> None:
+        panels: dict[str, list[tuple[str, str]]] = {}
+        width = max(map(len, COMMANDS), default=0)  # one column for every panel
+        for name, (panel, summary, _) in COMMANDS.items():
+            if name in self.commands:
+                panels.setdefault(panel, []).append((name.ljust(width), summary))
+        for title, rows in panels.items():
+            with formatter.section(title):
+                formatter.write_dl(rows)

@@ -15,17 +15,17 @@ from typing import Annotated
 import typer
 
 from ..modes import MODES
-from .common import PROG, Backend, Overwrite, Size, Stride, fail, usage_error
+from .common import PROG, Backend, Overwrite, Size, Stride, add_command, fail, usage_error
 
 TOOLS = "Pictures and tools"
 
 
-def register(app: typer.Typer) -> None:
-    """Add compare, pyramid, explain, learn and bench to ``app``."""
+def register() -> None:
+    """Add compare, pyramid, explain, learn and bench to the commands."""
     for name, command in (("compare", compare_command), ("pyramid", pyramid_command),
                           ("explain", explain_command), ("learn", learn_command),
                           ("bench", bench_command)):
-        app.command(name, rich_help_panel=TOOLS)(command)
+        add_command(name, TOOLS, command)
 
 
 def _load(path: str):
@@ -173,14 +173,14 @@ def _one_file_pyramid(image, output, levels, mode, size, stride, backend, overwr
     import json
     import os
 
-    from .. import batch, formats
+    from .. import batch, pyramids
     from ..errors import PoolcliError
 
     _check_outputs([output], [image], overwrite)
     if os.path.isdir(output) and not overwrite:
         raise fail(f"{output}: exists (use --overwrite to replace it)")
     try:
-        shapes = formats.one_file_pyramid(image, output, levels, mode, size, stride, backend)
+        shapes = pyramids.one_file_pyramid(image, output, levels, mode, size, stride, backend)
     except (PoolcliError, ValueError, TypeError, OSError) as exc:
         raise fail(f"{image}: {batch.reason(exc, image)}") from None
     for level, shape in enumerate(shapes):

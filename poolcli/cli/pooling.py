@@ -9,6 +9,7 @@ through ``batch`` and reports (``report``). NumPy, Numba and Pillow load inside
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 import sys
@@ -50,11 +51,12 @@ def _command(name: str):
     return command
 
 
-def register(app: typer.Typer) -> None:
-    """Add one command per pooling mode to ``app``."""
+def register() -> None:
+    """Add one command per pooling mode to the commands (each built when first used)."""
     for name, spec in modes.MODES.items():
         panel = "Pooling (values)" if spec.returns == "vector" else "Pooling"
-        app.command(name, rich_help_panel=panel)(_command(name))
+        summary = f"{spec.summary[0].upper()}{spec.summary[1:]}."
+        common.add_command(name, panel, functools.partial(_command, name), summary)
 
 
 # --------------------------------------------------------------------------------------------
@@ -78,7 +80,6 @@ def prepare(mode: str, kw: dict):
     from ..formats import OUTPUT_EXTENSIONS
     from ..io.read import DEFAULT_MAX_PIXELS
     from ..io.write import output_format
-    from ..learn import load_weights
 
     spec = modes.MODES[mode]
     vector = spec.returns == "vector"
@@ -99,6 +100,8 @@ def prepare(mode: str, kw: dict):
 
         parse_address(kw["dask"])
     if opts.weights is not None:
+        from ..learn import load_weights  # weighted only
+
         try:
             opts = opts.replace(weights=load_weights(opts.weights))
         except (OSError, ValueError, ImageError) as exc:
@@ -268,6 +271,8 @@ def run_mode(mode: str, kw: dict) -> None:
     except (ValueError, TypeError, ImageError) as exc:
         raise usage_error(exc) from None
     batch.configure_threads(kw["threads"], kw["backend"])
+    if len(jobs) > 1:
+        batch.keep_freed_memory()  # no page faults for every buffer of every file
     from ..io.fsio import remove_stale_temporaries
 
     for folder in _output_folders(jobs):  # what a killed run (kill -9) left

@@ -13,18 +13,17 @@ from typing import Annotated
 import typer
 
 from .. import modes
-from .common import PROG, fail, plain, stdout_console, usage_error, warn
+from .common import PROG, add_command, fail, plain, stdout_console, usage_error, warn
 
 TOOLS = "Tools"
 
 
-def register(app: typer.Typer) -> None:
-    """Add info, modes, doctor, warmup and unpool to ``app``."""
-    app.command("info", rich_help_panel=TOOLS)(info_command)
-    app.command("modes", rich_help_panel=TOOLS)(modes_command)
-    app.command("doctor", rich_help_panel=TOOLS)(doctor_command)
-    app.command("warmup", rich_help_panel=TOOLS)(warmup_command)
-    app.command("unpool", rich_help_panel=TOOLS)(unpool_command)
+def register() -> None:
+    """Add info, modes, doctor, warmup and unpool to the commands."""
+    for name, command in (("info", info_command), ("modes", modes_command),
+                          ("doctor", doctor_command), ("warmup", warmup_command),
+                          ("unpool", unpool_command)):
+        add_command(name, TOOLS, command)
 
 
 def unpool_command(

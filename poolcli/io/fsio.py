@@ -13,8 +13,6 @@ from __future__ import annotations
 import io
 import os
 import re
-import secrets
-import socket
 import sys
 import zlib
 from contextlib import contextmanager
@@ -110,19 +108,30 @@ _TMP_NAME = re.compile(r"^\..*\.([0-9a-f]{8})-([0-9]+)-[0-9a-f]{8}" + re.escape(
 _host_tag: str | None = None
 
 
+def _hostname() -> str:
+    """``socket.gethostname()``, without importing socket where ``os.uname`` says the same
+    (Linux, macOS): a single file's run does not pay for the socket module."""
+    try:
+        return os.uname().nodename
+    except AttributeError:  # Windows
+        import socket
+
+        return socket.gethostname()
+
+
 def host_tag() -> str:
     """This host's name as 8 hex digits (CRC-32): the temporaries' names say where they were
     made, so a run never judges a process of another host sharing the folder (NFS)."""
     global _host_tag
     if _host_tag is None:
-        _host_tag = f"{zlib.crc32(socket.gethostname().encode('utf-8', 'replace')):08x}"
+        _host_tag = f"{zlib.crc32(_hostname().encode('utf-8', 'replace')):08x}"
     return _host_tag
 
 
 def temporary_name(name: str) -> str:
     """``.<name>.<host>-<pid>-<random>.poolcli-tmp``, ``name`` shortened (at a character
     boundary) so that the whole fits in 255 bytes whatever the output's name."""
-    tail = f".{host_tag()}-{os.getpid()}-{secrets.token_hex(4)}{TMP_SUFFIX}"
+    tail = f".{host_tag()}-{os.getpid()}-{os.urandom(4).hex()}{TMP_SUFFIX}"
     room = NAME_MAX - 1 - len(tail.encode())
     full = os.fsencode(name)
     raw = full[:room]

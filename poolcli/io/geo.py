@@ -2,8 +2,9 @@
 
 Interface
 ---------
-- ``read_geotiff(path) -> Raster``: ``.array`` (H, W) for one band or (H, W, C) (bands last,
-  whatever the file's planar configuration), ``.tags`` the GeoTIFF tags as stored
+- ``read_geotiff(path, pixels=True) -> Raster``: ``.array`` (H, W) for one band or (H, W, C)
+  (bands last, whatever the file's planar configuration; None when ``pixels`` is False),
+  ``.tags`` the GeoTIFF tags as stored
   (ModelPixelScale 33550, ModelTiepoint 33922, ModelTransformation 34264, GeoKeyDirectory 34735,
   GeoDoubleParams 34736, GeoAsciiParams 34737, GDAL_METADATA 42112, GDAL_NODATA 42113),
   ``.nodata`` (float or None, from GDAL_NODATA), ``.pixel_is_point`` (GTRasterTypeGeoKey),
@@ -102,16 +103,17 @@ class Raster:
         return False
 
 
-def read_geotiff(path) -> Raster:
-    """Pixels, GeoTIFF tags and layout of the first image of a (Geo)TIFF."""
+def read_geotiff(path, pixels: bool = True) -> Raster:
+    """Pixels, GeoTIFF tags and layout of the first image of a (Geo)TIFF; ``pixels=False``
+    reads the tags and layout alone (``array`` is then None)."""
     tifffile = _tifffile()
     try:
         with tifffile.TiffFile(os.fspath(path)) as tif:
             page = tif.pages[0]
-            data = page.asarray()
+            data = page.asarray() if pixels else None
             tags = {code: page.tags[code].value for code in GEO_TAGS if code in page.tags}
             separate = page.planarconfig == tifffile.PLANARCONFIG.SEPARATE
-            if separate and data.ndim == 3:
+            if separate and data is not None and data.ndim == 3:
                 data = np.moveaxis(data, 0, -1)
             layout = dict(
                 photometric="rgb" if page.photometric == tifffile.PHOTOMETRIC.RGB else "minisblack",

@@ -33,6 +33,12 @@ Interface
     the raster's tags, updated by ``metadata["window"]`` when level 0 is itself pooled. (The
     byte order of a validated COG, IFDs first, is not promised.)
 
+Levels may be Dask arrays (``poolcli pyramid`` on an input larger than memory): they are then
+computed and written chunk by chunk -- OME-Zarr by ``dask.array.store`` into the zarr arrays,
+one level after the other; a TIFF tile by tile from one band of rows of a level at a time
+(tifffile takes an iterator of tiles) -- so memory holds chunks, never a whole level (the
+caller makes each level cheap to read: ``pyramids`` stores them in a scratch store first).
+
 Every output is written under a temporary name beside the target and renamed into place.
 """
 
@@ -103,7 +109,7 @@ def write_pyramid(
 ) -> None:
     """Write every level into one OME-Zarr store or one TIFF (see the module doc)."""
     metadata = dict(metadata or {})
-    levels = [np.asarray(level) for level in levels]
+    levels = [level if is_dask(level) else np.asarray(level) for level in levels]
     if not levels:
         raise UsageError("a pyramid needs at least one level")
     if len(scales) != len(levels):
@@ -128,6 +134,11 @@ def write_pyramid(
         raise UsageError(f"{path}: a pyramid is written as .ome.zarr/.zarr or .tif/.tiff")
 
 
+def is_dask(x) -> bool:
+    """Whether ``x`` is a Dask array (computed chunk by chunk when written)."""
+    return type(x).__module__.startswith("dask.") and hasattr(x, "chunks")
+
+
 def _to_spec_order(level: np.ndarray, axes: str) -> tuple[np.ndarray, str]:
     """Channels-last -> OME's order: c first, then z, y, x."""
     if "C" in axes:
@@ -141,7 +152,7 @@ def _write_zarr(path, levels, axes, scales, pixel, translations, metadata) -> No
     unit = UNITS.get(metadata.get("unit", ""), metadata.get("unit"))
     with replace_atomically(path, suffix=".zarr", directory=True) as tmp:
         root = zarr.open_group(tmp, mode="w", zarr_format=2)
-        datasets = []
+        datasets, sources, targets = [], [], []
         for i, (level, scale, shift) in enumerate(zip(levels, scales, translations)):
             data, order = _to_spec_order(level, axes)
             chunks = tuple(1 if a in "CZ" else min(n, 256) for a, n in zip(order, data.shape))
@@ -153,7 +164,11 @@ def _write_zarr(path, levels, axes, scales, pixel, translations, metadata) -> No
                 chunk_key_encoding={"name": "v2", "separator": "/"},
                 fill_value=0,
             )
-            array[...] = data
+            if is_dask(data):  # written by the one store below, chunk by chunk
+                sources.append(_aligned(data, chunks))
+                targets.append(array)
+            else:
+                array[...] = data
             lead = [1.0] if order.startswith("C") else []
             datasets.append(
                 {
@@ -184,6 +199,21 @@ def _write_zarr(path, levels, axes, scales, pixel, translations, metadata) -> No
         if metadata.get("mode"):
             multiscale["type"] = metadata["mode"]
         root.attrs["multiscales"] = [multiscale]
+        if sources:
+            import dask.array as da
+
+            for s_, t_ in zip(sources, targets):
+                da.store(s_, t_, lock=False)
+
+
+def _aligned(data, chunks):
+    """``data`` rechunked so that every Dask block covers whole zarr chunks (no two tasks
+    write one chunk): each axis's block a multiple of the zarr chunk, near its own size."""
+    want = tuple(c * max(1, (bc[0] if bc else c) // c) for c, bc in zip(chunks, data.chunks))
+    if all(len(bc) <= 1 or bc[0] == w and all(b == w for b in bc[:-1])
+           for bc, w in zip(data.chunks, want)):
+        return data
+    return data.rechunk(want)
 
 
 def _tile(metadata) -> tuple[int, int]:
@@ -227,7 +257,7 @@ def _write_ome_tiff(path, levels, axes, scales, pixel, metadata) -> None:
         tifffile.TiffWriter(tmp, bigtiff=big, ome=True) as tif,
     ):
         tif.write(
-            arrange(levels[0]),
+            **_data(arrange(levels[0]), tile, samples=False),
             subifds=len(levels) - 1,
             tile=tile,
             metadata=meta,
@@ -235,7 +265,11 @@ def _write_ome_tiff(path, levels, axes, scales, pixel, metadata) -> None:
         )
         for level in levels[1:]:
             tif.write(
-                arrange(level), subfiletype=1, tile=tile, photometric="minisblack", metadata=None
+                **_data(arrange(level), tile, samples=False),
+                subfiletype=1,
+                tile=tile,
+                photometric="minisblack",
+                metadata=None,
             )
 
 
@@ -271,4 +305,33 @@ def _write_geotiff(path, levels, axes, metadata) -> None:
                 nodata = tags.get(42113)
                 if nodata is not None:  # GDAL reads each overview's nodata from its own IFD
                     kwargs["extratags"] = _extratags({42113: nodata})
-            tif.write(level, **kwargs)
+            tif.write(**_data(level, tile, samples=level.ndim == 3), **kwargs)
+
+
+def _data(level, tile, samples: bool) -> dict:
+    """``TiffWriter.write``'s data: the array itself, or for a Dask array an iterator of its
+    tiles (with the shape and dtype), computed one band of rows at a time."""
+    if not is_dask(level):
+        return {"data": level}
+    return {"data": _tiles(level, tile, samples), "shape": level.shape, "dtype": level.dtype}
+
+
+def _tiles(level, tile, samples: bool):
+    """The tiles of every plane of ``level`` (planes first, then Y, X, and a trailing sample
+    axis when ``samples``) in TIFF order, each zero-padded to the tile's shape."""
+    nlead = level.ndim - (3 if samples else 2)
+    h, w = level.shape[nlead], level.shape[nlead + 1]
+    th, tw = tile
+    band = th * max(1, level.chunks[nlead][0] // th)
+    for plane in np.ndindex(*level.shape[:nlead]):
+        for r0 in range(0, h, band):
+            rows = np.asarray(level[plane + (slice(r0, min(r0 + band, h)),)].compute())
+            for t0 in range(0, rows.shape[0], th):
+                for c0 in range(0, w, tw):
+                    t = rows[t0 : t0 + th, c0 : c0 + tw]
+                    if t.shape[:2] != (th, tw):
+                        pad = [(0, th - t.shape[0]), (0, tw - t.shape[1])] + [(0, 0)] * (
+                            t.ndim - 2
+                        )
+                        t = np.pad(t, pad)
+                    yield np.ascontiguousarray(t)

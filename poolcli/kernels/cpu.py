@@ -9,16 +9,16 @@ cells (from the geometry's tables) and reduces them with the operation named
 by an integer op code. Compilation is lazy (no signature lists): the first run
 compiles only the dtype it needs, later runs load it from the cache.
 
-The hot cases (small full windows without padding or dilation: 2x2/s2, 3x3/s2, ...,
-with 1 to 4 channels; max, min, avg, lp) go to a second kernel, ``reduce_fixed``,
-which gives exactly the same numbers. It walks rows flattened to (W*C,) and gets
-the window, stride, channel count and op as *compile-time constants*: each is
+The hot cases (small full windows without padding or dilation: 2x2/s2, 3x3/s2, ..., also
+2x2x2 ... across frames; 1 to 4 channels; max, min, avg, lp) go to a second kernel,
+``reduce_fixed``, which gives exactly the same numbers. It walks rows flattened to (W*C,)
+and gets the window, stride, channel count and op as *compile-time constants*: each is
 passed as a tuple whose length is the value (``_tag(3) == (0, 0, 0)``), so Numba
 specialises per (window, stride, C, op) lazily and caches each specialisation,
 LLVM unrolls the window and channel loops and vectorises the row with
 interleaved loads: an order of magnitude faster than the same loops taking those
 values at run time (the figures are in benchmarks/README.md).
-The unsigned 8- and 16-bit averages of 2, 3, 4 or 9 cells have their own kernel,
+The unsigned 8- and 16-bit averages of 2, 3, 4, 8, 9 or 27 cells have their own kernel,
 ``mean_int_fixed``, all in integer lanes (same numbers).
 
 Each backend's ``pool_timed`` returns the seconds it spent compiling (or loading from the
@@ -316,10 +316,11 @@ def _better(op, e, v):
 
 
 @njit(inline="always")
-def _first_row(r, rows_in, rows_out, sh):
-    """The first input row of output row r of the (D*H, W*C) views (frames stacked)."""
+def _first_row(r, rows_in, rows_out, sd, sh):
+    """The first input row of output row r of the (D*H, W*C) views (frames stacked; output
+    frame od starts at input frame od * sd)."""
     d = r // rows_out
-    return d * rows_in + (r - d * rows_out) * sh
+    return d * sd * rows_in + (r - d * rows_out) * sh
 
 
 @njit(inline="always")
@@ -334,27 +335,32 @@ def _rint_ratio(s, div):
 
 
 @njit(parallel=True, cache=_CACHE)
-def reduce_fixed(x, out, rows_in, rows_out, kh, kw, sh, sw, chans, optag, inttag, acc0, fparams):
-    """The hot windows: full kh x kw windows at stride sh x sw, no padding, no dilation.
+def reduce_fixed(x, out, rows_in, rows_out, kd, kh, kw, sd, sh, sw, chans, optag, inttag, acc0,
+                 fparams):
+    """The hot windows: full kd x kh x kw windows at stride sd x sh x sw, no padding, no
+    dilation (kd = sd = 1: each frame on its own).
 
-    x: (D*H, W*C) and out: (D*Do, Wo*C) rows (frames stacked); rows_in = H, rows_out = Ho.
-    kh, kw, sh, sw, chans, optag (op + 1), inttag are tuples whose LENGTHS are the values, so
-    they are compile-time constants. inttag: 1 float, 2 integer, 3 integer summed in float32,
-    4 integer whose plain lp sum can neither overflow nor underflow (no factoring needed).
+    x: (D*H, W*C) and out: (Do*Ho, Wo*C) rows (frames stacked); rows_in = H, rows_out = Ho.
+    kd, kh, kw, sd, sh, sw, chans, optag (op + 1), inttag are tuples whose LENGTHS are the
+    values, so they are compile-time constants. inttag: 1 float, 2 integer, 3 integer summed
+    in float32, 4 integer whose plain lp sum can neither overflow nor underflow (no factoring).
     acc0: the accumulator's zero: float32 for the average of 8- and 16-bit integers (their
     sums of at most 9 cells are below 2**24, so exact, and s/div is within 1/18 of a tie
     only when it is one exactly, so np.rint gives np.rint(s / div) of the reference; 4x
     the SIMD lanes of int64), int64 for wider integers, float64 otherwise.
     fparams: p, normalize, lo, hi (as reduce_windows).
-    Sums run over rows then columns, in float64 (or exactly in int64), like the reference.
+    Sums run over frames, then rows, then columns, in float64 (or exactly in int64), like the
+    reference.
     """
     for r in prange(out.shape[0]):
         # the constants are taken inside the loop body: values computed outside a prange
         # reach its body as run-time arguments, and the row would not vectorise
-        KH, KW, SH, SW, C = len(kh), len(kw), len(sh), len(sw), len(chans)
+        KD, KH, KW, SD, SH, SW = len(kd), len(kh), len(kw), len(sd), len(sh), len(sw)
+        C = len(chans)
         op, is_int, f32sum = len(optag) - 1, len(inttag) >= 2, len(inttag) == 3
         plain = len(inttag) == 4
-        y0 = _first_row(r, rows_in, rows_out, SH)
+        y0 = _first_row(r, rows_in, rows_out, SD, SH)
+        win = (KD, KH, KW, rows_in)
         o = out[r]
         if C == 4 and not is_int:
             # four float channels: the windows at every input column of the row first
@@ -364,9 +370,9 @@ def reduce_fixed(x, out, rows_in, rows_out, kh, kw, sh, sw, chans, optag, inttag
             t = np.empty((out.shape[1] // C - 1) * SW * C + C, dtype=out.dtype)
             for k in range(t.shape[0]):
                 if op == MAX or op == MIN:
-                    t[k] = _fixed_extreme(x, y0, k, KH, KW, C, op)
+                    t[k] = _fixed_extreme(x, y0, k, win, C, op)
                 else:
-                    t[k] = _fixed_value(x, y0, k, KH, KW, C, op, is_int, f32sum, plain, acc0,
+                    t[k] = _fixed_value(x, y0, k, win, C, op, is_int, f32sum, plain, acc0,
                                         fparams)
             for ow in range(out.shape[1] // C):
                 for c in range(C):
@@ -375,63 +381,70 @@ def reduce_fixed(x, out, rows_in, rows_out, kh, kw, sh, sw, chans, optag, inttag
             for ow in range(out.shape[1] // C):
                 for c in range(C):
                     if op == MAX or op == MIN:
-                        o[ow * C + c] = _fixed_extreme(x, y0, SW * C * ow + c, KH, KW, C, op)
+                        o[ow * C + c] = _fixed_extreme(x, y0, SW * C * ow + c, win, C, op)
                     else:
-                        o[ow * C + c] = _fixed_value(x, y0, SW * C * ow + c, KH, KW, C, op,
+                        o[ow * C + c] = _fixed_value(x, y0, SW * C * ow + c, win, C, op,
                                                      is_int, f32sum, plain, acc0, fparams)
 
 
 @njit(inline="always")
-def _fixed_extreme(x, y0, i, KH, KW, C, op):
+def _fixed_extreme(x, y0, i, win, C, op):
     """max or min of the window whose first cell is column i of row y0, in x's dtype (apart
     from ``_fixed_value``, whose float returns would make Numba unify this one to float64:
-    int64 and uint64 beyond 2**53 lost their low bits)."""
+    int64 and uint64 beyond 2**53 lost their low bits). win: (KD, KH, KW, rows per frame)."""
+    KD, KH, KW, H = win
     e = x[y0, i]
-    for jh in range(KH):
-        row = x[y0 + jh]
-        for jw in range(KW):
-            e = _better(op, e, row[i + jw * C])
+    for jd in range(KD):
+        for jh in range(KH):
+            row = x[y0 + jd * H + jh]
+            for jw in range(KW):
+                e = _better(op, e, row[i + jw * C])
     return e
 
 
 @njit(inline="always")
-def _fixed_value(x, y0, i, KH, KW, C, op, is_int, f32sum, plain, acc0, fparams):
+def _fixed_value(x, y0, i, win, C, op, is_int, f32sum, plain, acc0, fparams):
     """reduce_fixed's value of the window whose first cell is column i of row y0 (a float64
     for max and min too: the callers take ``_fixed_extreme`` for those, exact in x's dtype)."""
+    KD, KH, KW, H = win
+    N = KD * KH * KW
     s = acc0
-    for jh in range(KH):
-        row = x[y0 + jh]
-        for jw in range(KW):
-            if op == AVG:
-                s += row[i + jw * C]
-            else:
-                s += _power_term(np.float64(row[i + jw * C]), fparams[0])
+    for jd in range(KD):
+        for jh in range(KH):
+            row = x[y0 + jd * H + jh]
+            for jw in range(KW):
+                if op == AVG:
+                    s += row[i + jw * C]
+                else:
+                    s += _power_term(np.float64(row[i + jw * C]), fparams[0])
     if op == AVG and f32sum:
-        return np.rint(s / np.float32(KH * KW))
+        return np.rint(s / np.float32(N))
     if op == AVG and is_int:
-        return _rint_ratio(s, KH * KW)
+        return _rint_ratio(s, N)
     if op == AVG:
-        return s / (KH * KW)
+        return s / N
     # lp: the plain sum where it is safe (_ops.lp_scale), else the largest |x| factored out;
     # ``plain``: safe for every window of this dtype (decided once in fast_args), so the
     # loop stays branch-free and vectorises (uint8 RGB 4096^2 2x2: ~10x faster than checking)
     if plain:
-        res = _power_root(s / (KH * KW) if fparams[1] != 0.0 else s, fparams[0])
+        res = _power_root(s / N if fparams[1] != 0.0 else s, fparams[0])
         return _to_output(res, fparams[2], fparams[3], is_int)
     m = 0.0
-    for jh in range(KH):
-        row = x[y0 + jh]
-        for jw in range(KW):
-            a = abs(np.float64(row[i + jw * C]))
-            m = a if (a > m) | (a != a) | (m != m) else m
-    f = _lp_scale(m, fparams[0], KH * KW)
+    for jd in range(KD):
+        for jh in range(KH):
+            row = x[y0 + jd * H + jh]
+            for jw in range(KW):
+                a = abs(np.float64(row[i + jw * C]))
+                m = a if (a > m) | (a != a) | (m != m) else m
+    f = _lp_scale(m, fparams[0], N)
     if f != 1.0:
         s = 0.0
-        for jh in range(KH):
-            row = x[y0 + jh]
-            for jw in range(KW):
-                s += _power_term(np.float64(row[i + jw * C]) / f, fparams[0])
-    res = f * _power_root(s / (KH * KW) if fparams[1] != 0.0 else s, fparams[0])
+        for jd in range(KD):
+            for jh in range(KH):
+                row = x[y0 + jd * H + jh]
+                for jw in range(KW):
+                    s += _power_term(np.float64(row[i + jw * C]) / f, fparams[0])
+    res = f * _power_root(s / N if fparams[1] != 0.0 else s, fparams[0])
     return _to_output(res, fparams[2], fparams[3], is_int)
 
 
@@ -458,7 +471,7 @@ def _lp_always_plain(plan, cells: int) -> bool:
 
 
 @njit(parallel=True, cache=_CACHE)
-def mean_int_fixed(x, out, rows_in, rows_out, kh, kw, sh, sw, chans):
+def mean_int_fixed(x, out, rows_in, rows_out, kd, kh, kw, sd, sh, sw, chans):
     """reduce_fixed's average for unsigned 8- and 16-bit data over N = kh*kw cells, N a
     power of two (1x2, 2x1, 2x2) or odd (1x3, 3x1, 3x3), in integer lanes only.
 
@@ -469,19 +482,21 @@ def mean_int_fixed(x, out, rows_in, rows_out, kh, kw, sh, sw, chans):
     matter: with Numba's default int64 arithmetic the loop is about twice as slow.
     """
     for r in prange(out.shape[0]):
-        KH, KW, SH, SW, C = len(kh), len(kw), len(sh), len(sw), len(chans)
-        N = KH * KW
+        KD, KH, KW, SD, SH, SW = len(kd), len(kh), len(kw), len(sd), len(sh), len(sw)
+        C = len(chans)
+        N = KD * KH * KW
         M = _log2(N)  # used only when N is a power of two
-        y0 = _first_row(r, rows_in, rows_out, SH)
+        y0 = _first_row(r, rows_in, rows_out, SD, SH)
         o = out[r]
         for ow in range(out.shape[1] // C):
             for c in range(C):
                 i = SW * C * ow + c
                 s = np.uint32(0)
-                for jh in range(KH):
-                    row = x[y0 + jh]
-                    for jw in range(KW):
-                        s += np.uint32(row[i + jw * C])
+                for jd in range(KD):
+                    for jh in range(KH):
+                        row = x[y0 + jd * rows_in + jh]
+                        for jw in range(KW):
+                            s += np.uint32(row[i + jw * C])
                 if N & (N - 1) == 0:
                     half = np.uint32((1 << (M - 1)) - 1)
                     odd = (s >> np.uint32(M)) & np.uint32(1)
@@ -514,7 +529,7 @@ def _full_windows(a, k_max: int, s_max: int):
 
 def fast_args(x, out, plan):
     """(kernel, arguments) when the plan is a hot case (reduce_fixed, or mean_int_fixed for
-    the unsigned 8- and 16-bit averages of 2, 3, 4 or 9 cells), else None."""
+    the unsigned 8- and 16-bit averages of 2, 3, 4, 8, 9 or 27 cells), else None."""
     d, h, w, c = plan.in_shape
     if plan.op not in FAST_OPS or c > FAST_MAX_C or plan.dtype.kind not in "uif":
         return None
@@ -524,23 +539,22 @@ def fast_args(x, out, plan):
         return None  # 64-bit sums overflow int64; the generic kernel saturates its stores
     if plan.op == LP and not np.isfinite(plan.p):
         return None
-    ad, ah, aw = plan.axes
-    if ad.step != 1 or ad.regular != (1, 1, 0) or ad.out != d:  # frames are not pooled
-        return None
-    hh, ww = _full_windows(ah, FAST_MAX_K, FAST_MAX_S), _full_windows(aw, FAST_MAX_K, FAST_MAX_S)
-    if hh is None or ww is None or (hh == (1, 1) and ww == (1, 1)):
+    dd, hh, ww = (_full_windows(a, FAST_MAX_K, FAST_MAX_S) for a in plan.axes)
+    if dd is None or hh is None or ww is None or dd == hh == ww == (1, 1):
         return None
     is_int = plan.is_int
     do, ho, wo, _ = out.shape
     rows = (x.reshape(d * h, w * c), out.reshape(do * ho, wo * c), np.int64(h), np.int64(ho),
-            _tag(hh[0]), _tag(ww[0]), _tag(hh[1]), _tag(ww[1]), _tag(c))
-    cells = hh[0] * ww[0]
+            _tag(dd[0]), _tag(hh[0]), _tag(ww[0]), _tag(dd[1]), _tag(hh[1]), _tag(ww[1]),
+            _tag(c))
+    cells = dd[0] * hh[0] * ww[0]
     small_unsigned = plan.dtype.kind == "u" and plan.dtype.itemsize <= 2
-    if plan.op == AVG and small_unsigned and cells in (2, 3, 4, 9):
+    # a power of two or odd (rounding by shift or by a constant divisor); 27 * 65535 < 2**32
+    if plan.op == AVG and small_unsigned and cells in (2, 3, 4, 8, 9, 27):
         return mean_int_fixed, rows
     # other 8- and 16-bit averages (signed, or 6 cells) summed in float32 (exact, see
     # reduce_fixed): faster than int64 sums with a general integer rounding
-    f32sum = plan.op == AVG and is_int and plan.dtype.itemsize <= 2 and hh[0] * ww[0] <= 9
+    f32sum = plan.op == AVG and is_int and plan.dtype.itemsize <= 2 and cells <= 9
     if f32sum:
         acc0 = np.float32(0)
     else:

@@ -96,6 +96,8 @@ def pool(x: np.ndarray, plan) -> np.ndarray:
         return out
     if plan.op == OP_AVG:
         n = len(views)  # every window is full: the divisor is the cell count
+        if x.dtype in (np.uint8, np.uint16) and _is_2x2(plan):
+            return _mean_2x2(x, plan)
         if x.dtype in (np.uint8, np.uint16) and n >= 2 and n & (n - 1) == 0 and n <= 256:
             return _power_of_two_mean(x, n, plan)
         acc = np.zeros(plan.out_shape, dtype=_sum_dtype(x.dtype, n))
@@ -142,6 +144,41 @@ def _power_of_two_mean(x, n: int, plan) -> np.ndarray:
     acc += odd
     np.right_shift(acc, m, out=acc)
     return acc.astype(plan.dtype)
+
+
+def _is_2x2(plan) -> bool:
+    """Whether the windows are 2x2 at stride 2 from the first pixel, each frame on its own."""
+    ad, ah, aw = plan.axes
+    return (ad.regular == (1, 1, 0) and ad.out == plan.in_shape[0]
+            and ah.step == aw.step == 1 and ah.regular == aw.regular == (2, 2, 0))
+
+
+def _round_quarter(v: np.ndarray) -> np.ndarray:
+    """v / 4 rounded half to even, in place, for unsigned sums v (``_power_of_two_mean``)."""
+    odd = v >> 2
+    odd &= 1
+    v += 1
+    v += odd
+    v >>= 2
+    return v
+
+
+def _mean_2x2(x, plan) -> np.ndarray:
+    """The 2x2/s2 mean of unsigned 8/16-bit images (photos' common case), exact: row pairs
+    summed into the wider type (contiguous), then column pairs one channel at a time (long
+    strided runs: NumPy is slow on the short inner channel axis of the (Wo, C) view), then
+    rounded half to even. ~3x faster than ``_power_of_two_mean`` on a 1024x768 RGB photo
+    (benchmarks/README.md)."""
+    d, h, w, c = x.shape
+    _, ho, wo, _ = plan.out_shape
+    wide = np.uint16 if x.dtype == np.uint8 else np.uint32
+    rows = x[:, : 2 * ho].reshape(d, ho, 2, w * c)
+    s = np.add(rows[:, :, 0], rows[:, :, 1], dtype=wide)
+    pairs = s[..., : 2 * wo * c].reshape(d, ho, wo, 2, c)
+    v = np.empty((d, ho, wo, c), dtype=wide)
+    for i in range(c):
+        np.add(pairs[..., 0, i], pairs[..., 1, i], out=v[..., i])
+    return _round_quarter(v).astype(plan.dtype)
 
 
 pool_max = pool_min = pool_avg = pool_lp = pool_global = pool_adaptive = pool
