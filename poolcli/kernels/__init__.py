@@ -32,7 +32,8 @@ def _sources_key() -> str:
 
     here = os.path.dirname(os.path.abspath(__file__))
     crc = 0
-    for name in ("_ops.py", "cpu.py", "cuda.py", os.path.join("..", "opcodes.py"),
+    for name in ("_ops.py", "cpu.py", "cuda.py", "select_fast.py", "window_fast.py",
+                 os.path.join("..", "opcodes.py"),
                  os.path.join("..", "plan.py")):
         try:
             with open(os.path.join(here, name), "rb") as f:
