@@ -325,13 +325,19 @@ def _sorted_first(vals, keep) -> np.ndarray:
     return np.take_along_axis(order, np.argsort(dropped, axis=0, kind="stable"), axis=0)
 
 
+def _nodata(plan):
+    """V in the array's dtype: compared and filled exactly (a Python float would send 64-bit
+    integers through float64: 2**63 - 1 became -2**63)."""
+    return plan.special()[0] if plan.is_int else plan.nodata
+
+
 def _per_channel(x, plan) -> tuple:
     """(sorted values with the valid ones first, valid counts, NaN present, window valid)."""
     vals, inside, n_in = _stacked(x, plan)
     isnan = vals != vals
     absent = ~inside
     if plan.nodata is not None:
-        absent = absent | (isnan if np.isnan(plan.nodata) else (vals == plan.nodata))
+        absent = absent | (isnan if np.isnan(plan.nodata) else (vals == _nodata(plan)))
     nan = (isnan & ~absent).any(axis=0)
     keep = ~absent & ~isnan
     order = _sorted_first(vals, keep)
@@ -375,7 +381,7 @@ def _select(x, plan, q: float, mean: bool) -> np.ndarray:
     out = np.where(pick, a, finish(np.where(pick, 0.0, mixed), plan.dtype))
     out = np.where(nan, np.nan, out) if plan.dtype.kind == "f" else out
     if plan.nodata is not None:
-        out = np.where(ok, out, plan.nodata)
+        out = np.where(ok, out, _nodata(plan))
     return out.astype(plan.dtype)
 
 
@@ -399,7 +405,7 @@ def pool_mode(x, plan) -> np.ndarray:
     nan = (vals != vals).any(axis=-1, keepdims=True)
     keep = inside & ~nan
     if plan.nodata is not None and not np.isnan(plan.nodata):
-        keep &= ~(vals == plan.nodata).all(axis=-1, keepdims=True)
+        keep &= ~(vals == _nodata(plan)).all(axis=-1, keepdims=True)
     valid = keep.sum(axis=0)  # before the ignored value is taken out: min_valid counts it
     ignored = np.zeros_like(keep)
     if plan.ignore is not None:
@@ -429,7 +435,7 @@ def pool_mode(x, plan) -> np.ndarray:
     if plan.dtype.kind == "f":
         out = np.where(none, np.nan, out)
     if plan.nodata is not None:
-        out = np.where(_enough(valid, n_in, plan), out, plan.nodata)
+        out = np.where(_enough(valid, n_in, plan), out, _nodata(plan))
     return out.astype(plan.dtype)
 
 

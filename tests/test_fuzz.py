@@ -138,6 +138,10 @@ def _assert_whole(path: Path) -> None:
         np.load(path, allow_pickle=False)
     elif path.suffix == ".json":
         json.loads(path.read_text())
+    elif path.suffix in (".tif", ".tiff"):  # 16-bit colour and float TIFFs: Pillow reads neither
+        import tifffile
+
+        tifffile.imread(path)
     else:
         with Image.open(path) as im:
             im.verify()
