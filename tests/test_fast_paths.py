@@ -102,10 +102,16 @@ def test_fast_and_generic_agree_on_ties_by_hand():
     np.testing.assert_array_equal(cpu.pool(x, plan, fast=False), cpu.pool(x, plan))
 
 
+#: (filter size, stride) pairs: every size 1..7 and stride 1..3 is covered, but each pair is a
+#: kernel specialisation per dtype (5-10 s of compiling each): all 21 pairs x 4 dtypes cost
+#: the suite several minutes of CI (the kernel's code does not depend on the pair otherwise)
+BLUR_PAIRS = [(1, 1), (2, 2), (3, 2), (4, 3), (5, 1), (6, 2), (7, 3), (3, 1)]
+
+
 @given(data=st.data(), dtype=st.sampled_from(["uint8", "int16", "float32", "int32"]),
-       f=st.integers(1, 7), s=st.sampled_from([1, 2, 3]), h=st.integers(4, 12),
-       w=st.integers(4, 12))
-def test_blurpool_fast_path_equals_the_reference(data, dtype, f, s, h, w):
+       pair=st.sampled_from(BLUR_PAIRS), h=st.integers(4, 12), w=st.integers(4, 12))
+def test_blurpool_fast_path_equals_the_reference(data, dtype, pair, h, w):
+    f, s = pair
     dt = np.dtype(dtype)
     elements = st.floats(-2.0**100, 2.0**100, width=32) if dt.kind == "f" \
         else None
