@@ -153,17 +153,27 @@ def median_rows(x, out, rows_in, rows_out, kh, kw, sh, sw, chans, net, pick, fpa
                 o[j] = np.nan
 
 
+def _frame_windows(plan, max_cells: int):
+    """((kh, sh), (kw, sw)) when each frame is pooled on its own by full windows of at most
+    ``max_cells`` cells, at a column stride of at most 8; else None."""
+    ad, ah, aw = plan.axes
+    if ad.step != 1 or ad.regular != (1, 1, 0) or ad.out != plan.in_shape[0]:
+        return None
+    hh, ww = _full(ah, max_cells), _full(aw, max_cells)
+    if hh is None or ww is None or hh[0] * ww[0] > max_cells or ww[1] > 8:
+        return None
+    return hh, ww
+
+
 def median_args(x, out, plan):
     """(median_rows, arguments) for a median/quantile plan on full windows, else None."""
     d, h, w, c = plan.in_shape
     if plan.nodata is not None or c > MAX_CHANNELS or plan.dtype.kind not in "uif":
         return None
-    ad, ah, aw = plan.axes
-    if ad.step != 1 or ad.regular != (1, 1, 0) or ad.out != d:
+    windows = _frame_windows(plan, MAX_CELLS)
+    if windows is None:
         return None
-    hh, ww = _full(ah, MAX_CELLS), _full(aw, MAX_CELLS)
-    if hh is None or ww is None or hh[0] * ww[0] > MAX_CELLS or ww[1] > 8:
-        return None
+    hh, ww = windows
     n = hh[0] * ww[0]
     i, kind, t = _ops.order_stat(n, plan.op, plan.q, plan.even_mean)
     ranks = (i,) if kind == 0 else (i, i + 1)
@@ -456,12 +466,10 @@ def mode_args(x, out, plan):
     dt = plan.dtype
     if c > MAX_CHANNELS or dt.kind not in "uif" or dt.itemsize not in _UNSIGNED:
         return None
-    ad, ah, aw = plan.axes
-    if ad.step != 1 or ad.regular != (1, 1, 0) or ad.out != d:
+    windows = _frame_windows(plan, MODE_MAX_CELLS)
+    if windows is None:
         return None
-    hh, ww = _full(ah, MODE_MAX_CELLS), _full(aw, MODE_MAX_CELLS)
-    if hh is None or ww is None or hh[0] * ww[0] > MODE_MAX_CELLS or ww[1] > 8:
-        return None
+    hh, ww = windows
     do, ho, wo, _ = out.shape
     x2, out2 = x.reshape(d * h, w * c), out.reshape(do * ho, wo * c)
     if (dt.kind in "ui" and hh[0] == 2 and ww[0] == 2 and plan.nodata is None
