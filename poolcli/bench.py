@@ -32,6 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
+from . import bench_modes  # issue 14's kernels (mode, median, nodata, indices, blurpool)
+from .bench_modes import _installed
+
 KERNEL_SHAPES = ((4096, 4096, 3), (4096, 4096, 1), (512, 512, 3))
 KERNEL_WINDOWS = ((2, 2), (3, 2))  # (size, stride)
 KERNEL_MODES = ("max", "avg", "min", "lp")
@@ -267,12 +270,6 @@ PEERS = {
 }
 
 
-def _installed(module: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec(module) is not None
-
-
 def kernel_cases(quick=False) -> list[dict]:
     shapes = KERNEL_SHAPES if not quick else ((4096, 4096, 3), (512, 512, 3))
     dtypes = KERNEL_DTYPES if not quick else ("uint8", "float32")
@@ -376,7 +373,6 @@ def run_kernels(backend="cpu", quick=False, peers=None, log=print) -> tuple[list
                 + ", ".join(f"{r['impl']} {r['ms']:.2f} ms" for r in done)
                 + f"  (best: {best['impl']})"
             )
-    from . import bench_modes  # issue 14's kernels (mode, median, nodata, indices, blurpool)
 
     rows += bench_modes.run(backend, quick, bw, _median_time, _test_array, log=log, peers=peers)
     return rows, bw
