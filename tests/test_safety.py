@@ -278,8 +278,11 @@ def test_fail_fast_stops_at_the_first_bad_file(tmp_path, capsys, jobs):
                           "--backend", "numpy")
     assert code == 1
     summary = json.loads(out.splitlines()[-1])
-    assert summary["failed"] == 1 and summary["cancelled"] >= 6 - int(jobs)
-    assert summary["ok"] + summary["cancelled"] == 6
+    assert summary["failed"] == 1 and summary["ok"] + summary["cancelled"] == 6
+    # one worker: nothing after the bad file runs. Two: the other worker goes on with the
+    # files it takes until the failure is seen (how many depends on the scheduler: a loaded
+    # machine let it finish 3 of the 6), so only "not all of them" holds every time
+    assert summary["cancelled"] == 6 if jobs == "1" else summary["cancelled"] >= 1
     assert len(failure_lines(err)) == 1 and "a_bad.png" in err
     for p in outputs(tmp_path / "o"):  # files that were in flight finished whole
         assert_whole(p)
