@@ -58,7 +58,8 @@ def test_fast_path_equals_generic_and_reference(dtype, c, k, s, mode, dhw):
     kernel, _ = cpu.fast_args(x, np.empty(plan.out_shape, plan.dtype), plan)
     cells = np.prod(k)
     integer = mode == "avg" and np.dtype(dtype).kind == "u" and cells in (2, 3, 4, 8, 9, 27)
-    assert kernel is (cpu.mean_int_fixed if integer else cpu.reduce_fixed)
+    assert kernel is (cpu.mean_int_fixed if integer else
+                      cpu.extreme_fixed if mode in ("max", "min") else cpu.reduce_fixed)
     fast = cpu.pool(x, plan)
     np.testing.assert_array_equal(fast, cpu.pool(x, plan, fast=False))
     np.testing.assert_array_equal(fast, reference.pool(x, plan))
@@ -99,3 +100,15 @@ def test_odd_cell_counts_round_to_nearest(dtype):
     plan = api.make_plan(modes.MODES["avg"], x[None, :, :, None].shape, x.dtype, size=3, stride=3)
     assert cpu.fast_args(x[None, :, :, None], np.empty(plan.out_shape, plan.dtype), plan)[0] is cpu.mean_int_fixed
     np.testing.assert_array_equal(cpu.pool(x[None, :, :, None], plan)[0, 0, :, 0], [0, 1, 1, 2, top])
+
+
+@pytest.mark.parametrize("c", [1, 3, 4])
+@pytest.mark.parametrize("mode", ["max", "min"])
+def test_max_keeps_the_scan_order_bits(c, mode):
+    """extreme_fixed gives the very bits of the generic kernel's row-major scan: the first
+    NaN (sign and payload), else the first of -0.0 and 0.0 that ties."""
+    values = np.array([0.0, -0.0, 1.0, -1.0, np.nan, -np.nan, 0.0, -0.0], np.float32)
+    x = np.random.default_rng(c).choice(values, size=(2, 9, 1101, c))
+    plan = api.make_plan(modes.MODES[mode], x.shape, x.dtype, size=3, stride=2)
+    assert cpu.fast_args(x, np.empty(plan.out_shape, plan.dtype), plan)[0] is cpu.extreme_fixed
+    assert cpu.pool(x, plan).tobytes() == cpu.pool(x, plan, fast=False).tobytes()

@@ -154,13 +154,15 @@ def median_rows(x, out, rows_in, rows_out, kh, kw, sh, sw, chans, net, pick, fpa
 
 
 def _frame_windows(plan, max_cells: int):
-    """((kh, sh), (kw, sw)) when each frame is pooled on its own by full windows of at most
-    ``max_cells`` cells, at a column stride of at most 8; else None."""
+    """((kh, sh), (kw, sw)) when each frame is pooled on its own by full windows of 2 to
+    ``max_cells`` cells, at a column stride of at most 8; else None (a window of one cell has
+    nothing to select: the generic kernel, already compiled for the dtype, copies it, where a
+    specialisation of these kernels would cost seconds of compiling)."""
     ad, ah, aw = plan.axes
     if ad.step != 1 or ad.regular != (1, 1, 0) or ad.out != plan.in_shape[0]:
         return None
     hh, ww = _full(ah, max_cells), _full(aw, max_cells)
-    if hh is None or ww is None or hh[0] * ww[0] > max_cells or ww[1] > 8:
+    if hh is None or ww is None or not 2 <= hh[0] * ww[0] <= max_cells or ww[1] > 8:
         return None
     return hh, ww
 

@@ -152,8 +152,8 @@ def blur_args(x, out, plan):
         return None
     _, ah, aw = plan.axes
     hh, ww = _full(ah, 7), _full(aw, 7)
-    if hh is None or ww is None or hh[0] != ww[0]:
-        return None
+    if hh is None or ww is None or hh[0] != ww[0] or hh[0] < 2:
+        return None  # filter size 1 (a plain subsampling): the generic kernel
     f, sh, sw = hh[0], hh[1], ww[1]
     t, _, left, _ = plan.reflect
     if max(plan.reflect[:2]) >= h or max(plan.reflect[2:]) >= w:
