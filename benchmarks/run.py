@@ -58,6 +58,12 @@ def readme_tables(result: dict) -> str:
             out.append(f"| {shape} | {dtype} | {k}x{k}/s{st} | {mode} | {ours['ms']:.2f} | {ours['gbs']:.1f} | "
                        f"{ours['copy_fraction']:.0%} | {peer} |")
         out.append("")
+    goals = goal_rows(result)
+    if goals:
+        out += ["#### The goals of issues #14, #16 and #17, measured in this run", "",
+                "| goal | measured | met |", "|---|---:|:---:|"]
+        out += [f"| {what} | {got} | {'yes' if ok else '**no**'} |" for what, got, ok in goals]
+        out.append("")
     e2e = [r for r in result["rows"] if r["kind"] == "e2e" and r.get("seconds")]
     if e2e:
         out += ["#### Whole commands (wall seconds, start to exit, warm cache; PNG level 1, JPEG quality 90)", "",
@@ -65,6 +71,69 @@ def readme_tables(result: dict) -> str:
         out += [f"| {r['case']} | {r['mode']} | {r['tool']} | {r['files']} | {r['seconds']:.3f} | {r['out_mib']:.1f} |"
                 for r in e2e]
     return "\n".join(out) + "\n"
+
+
+def _kernel(rows, shape, dtype, k, mode, impl="poolcli cpu"):
+    """The ms of a kernel row (4096x4096x3 ... at stride 2), or None when it was not run."""
+    for r in rows:
+        if (r["kind"] == "kernel" and r["shape"] == shape and r["dtype"] == dtype and r["size"] == k
+                and r["stride"] == 2 and r["mode"] == mode and r["impl"] == impl and r.get("ms")):
+            return r
+    return None
+
+
+def _best_peer(rows, ours):
+    peers = [r for r in rows if r["kind"] == "kernel" and not r["impl"].startswith("poolcli") and r.get("ms")
+             and all(r[f] == ours[f] for f in ("shape", "dtype", "size", "stride", "mode"))]
+    return min(peers, key=lambda r: r["ms"]) if peers else None
+
+
+def _seconds(rows, case, tool, mode="avg"):
+    return next((r["seconds"] for r in rows if r["kind"] == "e2e" and r["case"] == case and r["tool"] == tool
+                 and r["mode"] == mode and r.get("seconds")), None)
+
+
+BIG = "4096x4096x3"
+#: (goal, shape, dtype, window, mode, smallest fraction of the copy bandwidth)
+BANDWIDTH_GOALS = [("float32 RGB 2x2 avg at >= 70% of copy bandwidth", BIG, "float32", 2, "avg", 0.70),
+                   ("float32 RGB 2x2 max at >= 70% of copy bandwidth", BIG, "float32", 2, "max", 0.70),
+                   ("float32 RGB 3x3/s2 avg at >= 50% of copy bandwidth", BIG, "float32", 3, "avg", 0.50),
+                   ("float32 RGB 3x3/s2 max at >= 50% of copy bandwidth", BIG, "float32", 3, "max", 0.50),
+                   ("uint8 RGB 2x2 lp at >= 25% of copy bandwidth", BIG, "uint8", 2, "lp", 0.25),
+                   ("uint8 RGB 3x3/s2 lp at >= 25% of copy bandwidth", BIG, "uint8", 3, "lp", 0.25)]
+#: the new kernels (issue 14): at least 5x the fastest peer on 4096^2 uint8 RGB
+NEW_KERNELS = [("mode", 2), ("median", 3), ("avg nodata", 2), ("max+indices", 2), ("blurpool", 3)]
+#: (case, the most poolcli's whole command may take, as a multiple of the Pillow script's)
+E2E_GOALS = [("jpeg folder", 1.0), ("jpeg", 2.0), ("png", 1.0)]
+
+
+def goal_rows(result: dict) -> list[tuple[str, str, bool]]:
+    """(goal, measured, met) for each goal of issues 14, 16 and 17 that this run measured."""
+    rows, got = result["rows"], []
+    ours = _kernel(rows, BIG, "uint8", 2, "avg")
+    cv = _kernel(rows, BIG, "uint8", 2, "avg", "opencv")
+    if ours and cv:
+        ratio = ours["ms"] / cv["ms"]
+        got.append(("uint8 RGB 4096² 2x2 avg at <= 0.6x OpenCV INTER_AREA's time",
+                    f"{ratio:.2f}x ({ours['ms']:.2f} / {cv['ms']:.2f} ms)", ratio <= 0.6))
+    for what, shape, dtype, k, mode, least in BANDWIDTH_GOALS:
+        r = _kernel(rows, shape, dtype, k, mode)
+        if r and r.get("copy_fraction"):
+            got.append((what.replace("RGB", "RGB 4096²"), f"{r['copy_fraction']:.0%} ({r['ms']:.1f} ms)",
+                        r["copy_fraction"] >= least))
+    for mode, k in NEW_KERNELS:
+        r = _kernel(rows, BIG, "uint8", k, mode)
+        peer = _best_peer(rows, r) if r else None
+        if r and peer:
+            x = peer["ms"] / r["ms"]
+            got.append((f"{mode} {k}x{k}/s2 uint8 RGB 4096² at >= 5x the fastest peer",
+                        f"{x:.1f}x {peer['impl']} ({r['ms']:.1f} / {peer['ms']:.1f} ms)", x >= 5.0))
+    for case, most in E2E_GOALS:
+        a, b = _seconds(rows, case, "poolcli"), _seconds(rows, case, "pillow script")
+        if a and b:
+            got.append((f"`{case}` whole command at <= {most:.1f}x the Pillow script's time",
+                        f"{a / b:.2f}x ({a:.2f} / {b:.2f} s)", a / b <= most))
+    return got
 
 
 BEGIN, END = "<!-- speed tables: made by benchmarks/run.py --readme -->", "<!-- end of speed tables -->"

@@ -138,3 +138,27 @@ def test_every_kernel_follows_the_cache_switch():
         for line in path.read_text().splitlines():
             if re.match(r"\s*@(njit|numba\.njit|jit|cuda\.jit)\(", line) and "cache=" in line:
                 assert "cache=_CACHE" in line, f"{path.name}: {line.strip()}"
+
+
+COMPILE_ONCE = """
+import sys, numpy as np
+from poolcli import api
+from poolcli.kernels import cpu
+api.run(np.ones((8, 9, 2), np.float64), "max", size=(2, 3), stride=(2, 3), backend="cpu")
+print(sum(cpu.extreme_fixed.stats.cache_misses.values()), sum(cpu.extreme_fixed.stats.cache_hits.values()))
+"""
+
+
+def test_processes_starting_together_compile_a_kernel_once(tmp_path):
+    """Three processes on a cold cache need the same specialisation: one compiles it, the
+    others wait for its lock (``kernels.compile_lock``) and load it from the cache."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=os.pathsep.join(
+        [str(Path(poolcli.__file__).parent.parent), os.environ.get("PYTHONPATH", "")]))
+    procs = [subprocess.Popen([sys.executable, "-c", COMPILE_ONCE], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    counts = []
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+        counts.append(tuple(map(int, out.split())))
+    assert sum(m for m, _ in counts) == 1 and sum(h for _, h in counts) == 2, counts

@@ -9,6 +9,7 @@ time, never a crash; where no folder at all is writable (a read-only install wit
 read-only home), ``can_cache`` says so and the backends compile in memory each run.
 """
 
+import contextlib
 import os
 import sys
 
@@ -87,6 +88,34 @@ def can_cache() -> bool:
         cache_path = None
         return False
     return True
+
+
+@contextlib.contextmanager
+def compile_lock(name: str, signature):
+    """Held while one process compiles one specialisation (``name`` and ``signature``), so
+    that processes starting together on a cold cache (``xargs -P``, a batch in several
+    shells, the test suite's workers) compile it once: the others wait, then load it from
+    the cache. One lock file per specialisation in the cache folder (different kernels
+    still compile side by side); the OS drops the lock of a process that dies. Without a
+    cache folder, or where ``fcntl`` or the file is unavailable, no lock (each compiles)."""
+    f = None
+    if cache_path is not None:
+        try:
+            import fcntl
+            import hashlib
+
+            digest = hashlib.sha1(f"{name}{signature}".encode()).hexdigest()[:16]
+            f = open(os.path.join(cache_path, f"compiling-{digest}.lock"), "a")  # noqa: SIM115
+            fcntl.flock(f, fcntl.LOCK_EX)
+        except (ImportError, OSError):
+            if f is not None:
+                f.close()
+            f = None
+    try:
+        yield
+    finally:
+        if f is not None:
+            f.close()  # closing releases the flock
 
 
 configure_cache()

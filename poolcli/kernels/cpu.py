@@ -35,7 +35,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..plan import LP_HUGE, SELECT_OPS
-from . import _ops, can_cache, select_fast, window_fast
+from . import _ops, can_cache, compile_lock, select_fast, window_fast
 
 # the fast paths' kernels as names here too, so that ``_repair_cache`` finds them
 from .select_fast import median_rows, mode_2x2, mode_rows  # noqa: F401
@@ -641,7 +641,8 @@ def _ensure_compiled(kernel, args) -> float:
         return 0.0
     t0 = time.perf_counter()
     try:
-        kernel.compile(sig)
+        with compile_lock(kernel.py_func.__qualname__, sig):
+            kernel.compile(sig)  # after a wait: loaded from the cache another process wrote
     except numba.core.errors.TypingError:
         raise
     except Exception:  # noqa: BLE001 - a damaged cache file (truncated pickle, bad index, ...)
