@@ -27,6 +27,11 @@ CASES = [  # dtype, channels, size, stride, mode, (D, H, W)
     ("float32", 4, 2, 2, "avg", (1, 9, 10)),
     ("float64", 4, 3, 2, "min", (1, 9, 12)),
     ("float32", 4, 3, 3, "lp", (1, 9, 9)),
+    # float 3x3 windows of 2 or 3 channels: every input column first (max, min, avg)
+    ("float32", 3, 3, 2, "max", (1, 9, 13)),
+    ("float64", 2, 3, 3, "avg", (2, 9, 10)),
+    ("float32", 3, 3, 2, "lp", (1, 7, 9)),  # lp keeps the interleaved loop
+    ("float32", 3, (3, 3, 3), (2, 2, 2), "min", (5, 7, 9)),
     # windows across frames (volumes, video): frames, then rows, then columns
     ("uint16", 1, (2, 2, 2), (2, 2, 2), "avg", (5, 9, 7)),  # 8 cells: integer lanes, shift
     ("uint8", 3, (3, 3, 3), (2, 2, 2), "avg", (7, 8, 9)),  # 27 cells: a constant divisor
