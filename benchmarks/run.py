@@ -119,7 +119,7 @@ def goal_rows(result: dict) -> list[tuple[str, str, bool]]:
     for what, shape, dtype, k, mode, least in BANDWIDTH_GOALS:
         r = _kernel(rows, shape, dtype, k, mode)
         if r and r.get("copy_fraction"):
-            got.append((what.replace("RGB", "RGB 4096²"), f"{r['copy_fraction']:.0%} ({r['ms']:.1f} ms)",
+            got.append((what.replace("RGB", "RGB 4096²"), f"{r['copy_fraction']:.1%} ({r['ms']:.1f} ms)",
                         r["copy_fraction"] >= least))
     for mode, k in NEW_KERNELS:
         r = _kernel(rows, BIG, "uint8", k, mode)
