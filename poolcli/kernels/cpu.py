@@ -345,6 +345,21 @@ def _rint_ratio(s, div):
     return q
 
 
+@njit(inline="always")
+def _row_buffer(out, C, SW):
+    """The windows at every input column of one output row (the every-column form of the
+    fixed-window kernels: contiguous loops that vectorise, then ``_every_sw``)."""
+    return np.empty((out.shape[1] // C - 1) * SW * C + C, dtype=out.dtype)
+
+
+@njit(inline="always")
+def _every_sw(o, t, C, SW):
+    """o[ow*C + c] = t[SW*C*ow + c]: every SW-th pixel of the windows at every column."""
+    for ow in range(o.shape[0] // C):
+        for c in range(C):
+            o[ow * C + c] = t[SW * C * ow + c]
+
+
 @njit(parallel=True, cache=_CACHE)
 def reduce_fixed(x, out, rows_in, rows_out, kd, kh, kw, sd, sh, sw, chans, optag, inttag, acc0,
                  fparams):
@@ -379,12 +394,10 @@ def reduce_fixed(x, out, rows_in, rows_out, kd, kh, kw, sd, sh, sw, chans, optag
             # and for the averages of 3x3 (and larger) windows of 2 or 3 channels (float32
             # RGB 4096^2 3x3/s2 36 -> 19 ms), while the interleaved loop below is the faster
             # one for 2x2 windows, one channel and lp (benchmarks/README.md)
-            t = np.empty((out.shape[1] // C - 1) * SW * C + C, dtype=out.dtype)
+            t = _row_buffer(out, C, SW)
             for k in range(t.shape[0]):
                 t[k] = _fixed_value(x, y0, k, win, C, op, is_int, f32sum, plain, acc0, fparams)
-            for ow in range(out.shape[1] // C):
-                for c in range(C):
-                    o[ow * C + c] = t[SW * C * ow + c]
+            _every_sw(o, t, C, SW)
         else:
             for ow in range(out.shape[1] // C):
                 for c in range(C):
@@ -409,12 +422,10 @@ def extreme_fixed(x, out, rows_in, rows_out, kd, kh, kw, sd, sh, sw, chans, opta
             # as in reduce_fixed: every input column first, then every SW-th pixel (4096^2,
             # 2-core EPYC: float32 RGB 3x3/s2 44 -> 18 ms; uint8 RGB 2x2 ~5 -> ~3 ms, 3x3/s2
             # ~7 -> ~3.4 ms; uint8 RGBA 3x3/s2 25-32 -> 5 ms; uint16 RGBA 3x3/s2 47 -> 8 ms)
-            t = np.empty((out.shape[1] // C - 1) * SW * C + C, dtype=out.dtype)
+            t = _row_buffer(out, C, SW)
             for k in range(t.shape[0]):
                 t[k] = _fixed_extreme(x, y0, k, win, C, op)
-            for ow in range(out.shape[1] // C):
-                for c in range(C):
-                    o[ow * C + c] = t[SW * C * ow + c]
+            _every_sw(o, t, C, SW)
         else:
             for ow in range(out.shape[1] // C):
                 for c in range(C):
@@ -525,12 +536,10 @@ def mean_int_fixed(x, out, rows_in, rows_out, kd, kh, kw, sd, sh, sw, chans):
             # the window at every input column first (contiguous, so the loop vectorises
             # without de-interleaving the channels), then every SW-th pixel of them: uint8
             # RGB 4096^2 2x2 ~4.1 -> ~2.8 ms
-            t = np.empty((out.shape[1] // C - 1) * SW * C + C, dtype=out.dtype)
+            t = _row_buffer(out, C, SW)
             for k in range(t.shape[0]):
                 t[k] = _mean_int_at(x, y0, k, win, C)
-            for ow in range(out.shape[1] // C):
-                for c in range(C):
-                    o[ow * C + c] = t[SW * C * ow + c]
+            _every_sw(o, t, C, SW)
         else:
             for ow in range(out.shape[1] // C):
                 for c in range(C):
