@@ -19,6 +19,9 @@ from __future__ import annotations
 import math
 import os
 
+#: refuse images larger than this many pixels per frame (from the header, before decoding):
+#: Pillow's own decompression-bomb limit (~180 MP)
+DEFAULT_MAX_PIXELS = 178_956_970
 #: the largest integer option (and shape entry) accepted: int64's largest value
 INT64_MAX = 2**63 - 1
 #: the bytes a process can address on today's 64-bit machines (48-bit virtual addresses,

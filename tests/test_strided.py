@@ -85,3 +85,15 @@ def test_auto_uses_the_shortcut_for_a_photo_sized_block_average(monkeypatch):
     plan = api.make_plan(modes.MODES["avg"], (1, 3000, 4000, 3), np.uint8)
     assert strided.applies(plan)
     assert dispatch.choose("auto", plan) == "numpy"
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "uint16"])
+@pytest.mark.parametrize("shape", [(1, 2 * (2 * strided.BAND + 5) + 1, 37, 3),
+                                   (2, 2 * strided.BAND, 20, 1), (1, 2 * strided.BAND + 3, 9, 4)])
+def test_the_2x2_mean_in_bands_equals_the_reference(dtype, shape):
+    """Several bands of ``_mean_2x2`` (and a last, shorter one), odd sizes, 1-4 channels."""
+    x = _data(np.random.default_rng(sum(shape)), shape, np.dtype(dtype))
+    x[0, :4, :4] = np.arange(16).reshape(4, 4, 1) * 2 + 1  # halves: ties both ways
+    plan = api.make_plan(modes.MODES["avg"], shape, x.dtype, size=2, stride=2)
+    assert strided._is_2x2(plan)
+    np.testing.assert_array_equal(strided.pool(x, plan), reference.pool(x, plan), strict=True)

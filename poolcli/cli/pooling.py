@@ -19,6 +19,7 @@ from typing import Annotated
 import typer
 
 from .. import modes
+from ..limits import DEFAULT_MAX_PIXELS
 from ..options import ModeOptions, Window, command_options, window_names
 from . import checks, common
 from .common import PROG, usage_error
@@ -78,7 +79,6 @@ def prepare(mode: str, kw: dict):
     from .. import batch, dispatch, inputs
     from ..errors import ImageError
     from ..formats import OUTPUT_EXTENSIONS
-    from ..io.read import DEFAULT_MAX_PIXELS
     from ..io.write import output_format
 
     spec = modes.MODES[mode]
@@ -262,10 +262,22 @@ def _output_folders(jobs) -> list[str]:
 
 def run_mode(mode: str, kw: dict) -> None:
     """Pool every input with ``mode``; report; exit 0, 1 (some inputs failed) or 2 (usage)."""
+    from ..io import prefetch
+
+    t_start = time.perf_counter()
+    if len(kw["inputs"]) == 1 and kw.get("dask") is None:  # one file: decode it meanwhile
+        limit = kw["max_pixels"]
+        prefetch.start(kw["inputs"][0], DEFAULT_MAX_PIXELS if limit is None else limit)
+    try:
+        _run_mode(mode, kw, t_start)
+    finally:
+        prefetch.drop()
+
+
+def _run_mode(mode: str, kw: dict, t_start: float) -> None:
     from .. import batch, inputs, report
     from ..errors import ImageError
 
-    t_start = time.perf_counter()
     try:
         settings, jobs = prepare(mode, kw)
     except (ValueError, TypeError, ImageError) as exc:

@@ -14,11 +14,9 @@ import math
 import numpy as np
 
 from ..errors import ImageError
+from ..limits import DEFAULT_MAX_PIXELS  # noqa: F401 - its home for the readers
 from .fsio import one_line
 from .types import Image
-
-#: refuse images larger than this many pixels per frame (from the header, before decoding)
-DEFAULT_MAX_PIXELS = 178_956_970  # Pillow's own decompression-bomb limit (~180 MP)
 
 NPY_MAGIC = b"\x93NUMPY"
 

@@ -55,7 +55,7 @@ as stored). With ``pages=True`` a TIFF whose pages differ in size comes back wit
 decoded; for ``.npy`` from the array header) over the limit raises ``ImageError("image is
 W x H = N pixels, over the limit of M (--max-pixels)")``; 0 or ``None`` means no limit.
 Pillow's own decompression-bomb check is skipped only in the thread that is reading for
-poolcli (``_reading``): ``MAX_IMAGE_PIXELS`` is never changed, other threads keep it.
+poolcli (``prefetch.reading``): ``MAX_IMAGE_PIXELS`` is never changed, other threads keep it.
 
 Every failure (missing, empty, truncated, corrupt or non-image file, bad ``.npy``) raises
 ``ImageError`` whose ``str()`` is a one-line reason without the path.
@@ -72,16 +72,15 @@ from __future__ import annotations
 import io
 import math
 import struct
-import threading
-from contextlib import contextmanager
 
 import numpy as np
 
 from ..errors import ImageError
-from . import deep, npyfile
+from . import deep, npyfile, prefetch
 from . import meta as metadata
 from .fsio import one_line, open_input
 from .npyfile import DEFAULT_MAX_PIXELS, check_pixels, npy_header
+from .prefetch import reading as _reading
 from .types import ALPHA_MODES, EIGHT_BIT, TIFF_COMPRESSIONS, Header, Image
 
 __all__ = ["DEFAULT_MAX_PIXELS", "Header", "Image", "header", "load_bytes", "load_image",
@@ -91,51 +90,12 @@ __all__ = ["DEFAULT_MAX_PIXELS", "Header", "Image", "header", "load_bytes", "loa
 _FORMAT_ALIASES = {"MPO": "JPEG"}
 
 
-# --------------------------------------------------------------------------- limits
-
-
-_local = threading.local()
-_guard_lock = threading.Lock()
-
-
 def _open(f):
     """``PIL.Image.open`` for a poolcli read (call it inside ``_reading()``)."""
     from PIL import Image as PILImage
 
     f.seek(0)
     return PILImage.open(f)
-
-
-@contextmanager
-def _reading():
-    """Pillow's decompression-bomb check off in this thread only, while poolcli reads.
-
-    Our check (``--max-pixels``, from the header, before any decoding) replaces it. Pillow's
-    check reads the global ``MAX_IMAGE_PIXELS``, and lifting that would lift it for every
-    thread of the process; instead ``PIL.Image._decompression_bomb_check`` is wrapped once
-    by a function that skips it in a thread that is inside a poolcli read and calls the
-    original everywhere else, so Pillow's limit (and its warning) stays in force for all
-    other code.
-    """
-    from PIL import Image as PILImage
-
-    with _guard_lock:
-        current = PILImage._decompression_bomb_check
-        if not getattr(current, "_poolcli_guard", False):
-            def check(*args, **kwargs):
-                if getattr(_local, "depth", 0):
-                    return None
-                return current(*args, **kwargs)
-
-            check._poolcli_guard = True  # type: ignore[attr-defined]
-            PILImage._decompression_bomb_check = check
-    _local.depth = getattr(_local, "depth", 0) + 1
-    try:
-        yield
-    finally:
-        _local.depth -= 1
-
-
 
 
 # --------------------------------------------------------------------------- Pillow
@@ -415,8 +375,9 @@ def _load_pil(f, source, size, max_pixels, pages: bool = False) -> Image:
 def _load_pil_checked(f, source, size, max_pixels, pages: bool) -> Image:
     from PIL import Image as PILImage
 
+    im = prefetch.take(f)  # decoded ahead of time (a one-file run), or None
     try:
-        im = _open(f)
+        im = _open(f) if im is None else im
     except PILImage.UnidentifiedImageError:
         if deep.is_tiff(f):  # a TIFF Pillow cannot identify: tifffile may read it
             _check_tiff_directories(f, size)  # a cut file: said so, before tifffile logs

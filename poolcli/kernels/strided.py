@@ -153,9 +153,10 @@ def _is_2x2(plan) -> bool:
             and ah.step == aw.step == 1 and ah.regular == aw.regular == (2, 2, 0))
 
 
-def _round_quarter(v: np.ndarray) -> np.ndarray:
-    """v / 4 rounded half to even, in place, for unsigned sums v (``_power_of_two_mean``)."""
-    odd = v >> 2
+def _round_quarter(v: np.ndarray, odd: np.ndarray | None = None) -> np.ndarray:
+    """v / 4 rounded half to even, in place, for unsigned sums v (``_power_of_two_mean``);
+    ``odd``: scratch of v's shape and dtype."""
+    odd = np.right_shift(v, 2, out=odd)
     odd &= 1
     v += 1
     v += odd
@@ -168,17 +169,30 @@ def _mean_2x2(x, plan) -> np.ndarray:
     summed into the wider type (contiguous), then column pairs one channel at a time (long
     strided runs: NumPy is slow on the short inner channel axis of the (Wo, C) view), then
     rounded half to even. ~3x faster than ``_power_of_two_mean`` on a 1024x768 RGB photo
-    (benchmarks/README.md)."""
+    (benchmarks/README.md). Done in bands of ``BAND`` output rows, whose sums stay in the
+    CPU's cache (12 MP RGB: 31 -> 18 ms)."""
     d, h, w, c = x.shape
     _, ho, wo, _ = plan.out_shape
     wide = np.uint16 if x.dtype == np.uint8 else np.uint32
-    rows = x[:, : 2 * ho].reshape(d, ho, 2, w * c)
-    s = np.add(rows[:, :, 0], rows[:, :, 1], dtype=wide)
-    pairs = s[..., : 2 * wo * c].reshape(d, ho, wo, 2, c)
-    v = np.empty((d, ho, wo, c), dtype=wide)
-    for i in range(c):
-        np.add(pairs[..., 0, i], pairs[..., 1, i], out=v[..., i])
-    return _round_quarter(v).astype(plan.dtype)
+    band = min(ho, BAND)
+    s = np.empty((d, band, w * c), dtype=wide)
+    v = np.empty((d, band, wo, c), dtype=wide)
+    odd = np.empty_like(v)
+    out = np.empty(plan.out_shape, dtype=plan.dtype)
+    for r0 in range(0, ho, band):
+        n = min(band, ho - r0)
+        rows = x[:, 2 * r0 : 2 * (r0 + n)].reshape(d, n, 2, w * c)
+        sb, vb, ob = s[:, :n], v[:, :n], odd[:, :n]
+        np.add(rows[:, :, 0], rows[:, :, 1], out=sb, dtype=wide)
+        pairs = sb[..., : 2 * wo * c].reshape(d, n, wo, 2, c)
+        for i in range(c):
+            np.add(pairs[..., 0, i], pairs[..., 1, i], out=vb[..., i])
+        out[:, r0 : r0 + n] = _round_quarter(vb, ob)
+    return out
+
+
+#: output rows per band of ``_mean_2x2`` (4000 x 3 uint8 columns: 1.5 MiB of uint16 sums)
+BAND = 64
 
 
 pool_max = pool_min = pool_avg = pool_lp = pool_global = pool_adaptive = pool
