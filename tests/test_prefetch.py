@@ -152,3 +152,42 @@ def test_one_file_runs_of_the_command_give_the_librarys_numbers(tmp_path):
         assert r.returncode == 0, r.stderr
         want = api.pool(read.load_image(src).array, "avg", 2)
         np.testing.assert_array_equal(np.asarray(PILImage.open(out)), want)
+
+
+def _chunks(data: bytes) -> list[bytes]:
+    import struct
+
+    pos, kinds = 8, []
+    while pos < len(data):
+        (n,) = struct.unpack(">I", data[pos : pos + 4])
+        kinds.append(data[pos + 4 : pos + 8])
+        pos += 12 + n
+    return kinds
+
+
+def test_a_png_of_many_image_chunks_is_decoded_in_one(tmp_path, opens):
+    path = _photo(tmp_path / "big.png", seed=5, size=(400, 300), compress_level=0)
+    data = path.read_bytes()
+    assert _chunks(data).count(b"IDAT") >= 3  # Pillow writes 64 KiB chunks
+    merged = prefetch.one_idat(data)
+    assert _chunks(merged) == [b"IHDR", b"IDAT", b"IEND"]
+    import io
+
+    np.testing.assert_array_equal(np.asarray(PILImage.open(io.BytesIO(merged))),
+                                  np.asarray(PILImage.open(path)))
+    prefetch.start(str(path))
+    assert _started_job().image is not None
+    np.testing.assert_array_equal(read.load_image(path).array, np.asarray(PILImage.open(path)))
+    assert not opens
+    # chunks between image chunks (not allowed by the PNG standard), a cut file: left as they are
+    cut = data[: len(data) - 70000]
+    assert prefetch.one_idat(cut) is cut
+    first = _chunks(data).index(b"IDAT")
+    import struct
+
+    pos = 8
+    for _ in range(first + 1):
+        (n,) = struct.unpack(">I", data[pos : pos + 4])
+        pos += 12 + n
+    odd = data[:pos] + b"\0\0\0\0tEXt\0\0\0\0" + data[pos:]
+    assert prefetch.one_idat(odd) is odd
