@@ -41,6 +41,11 @@ CASES = [  # dtype, channels, size, stride, mode, (D, H, W)
     ("uint16", 1, (3, 2, 2), (3, 2, 2), "max", (7, 6, 6)),
     ("int32", 3, (2, 2, 2), (2, 1, 2), "min", (5, 6, 7)),
     ("int32", 1, (3, 3, 3), (2, 2, 2), "avg", (5, 7, 7)),  # int64 sums
+    # lp (p = 2) of 8/16-bit integers: squares summed exactly in int32 / int64
+    ("uint8", 3, 2, 2, "lp", (1, 9, 11)),  # every input column first
+    ("uint16", 1, 3, 2, "lp", (1, 10, 7)),  # one channel: interleaved
+    ("int8", 4, 3, 3, "lp", (1, 9, 10)),
+    ("int16", 2, (2, 2, 2), (2, 2, 2), "lp", (5, 7, 9)),
 ]
 
 
@@ -69,6 +74,24 @@ def test_fast_path_equals_generic_and_reference(dtype, c, k, s, mode, dhw):
     np.testing.assert_array_equal(fast, cpu.pool(x, plan, fast=False))
     np.testing.assert_array_equal(fast, reference.pool(x, plan))
     assert fast.dtype == plan.dtype
+
+
+def test_integer_lp_normalized_ties_and_extremes():
+    """lp p = 2 of uint8 2x2 windows, normalized: sqrt(s / 4) is k + 1/2 exactly when s is an
+    odd square (2k + 1)^2, and rounds to even like the reference's float64 sum; 255s at the top."""
+    x = np.zeros((1, 6, 10, 3), np.uint8)
+    x[0, :2, :2] = [[[1, 0, 0], [0, 0, 0]], [[0, 0, 0], [0, 0, 0]]]  # s = 1: sqrt(1/4) = 0.5 -> 0
+    x[0, :2, 2:4] = 3  # s = 36, sqrt(9) = 3
+    x[0, :2, 4:6] = [[[3, 0, 0], [0, 0, 0]], [[0, 0, 0], [0, 0, 0]]]  # sqrt(9/4) = 1.5 -> 2
+    x[0, 2:4] = 255
+    x[0, 4:] = np.arange(60).reshape(2, 10, 3) * 4
+    plan = api.make_plan(modes.MODES["lp"], x.shape, x.dtype, size=2, stride=2,
+                         opts={"normalize": True})
+    assert cpu.fast_args(x, np.empty(plan.out_shape, plan.dtype), plan)[0] is cpu.reduce_fixed
+    fast = cpu.pool(x, plan)
+    np.testing.assert_array_equal(fast, reference.pool(x, plan))
+    np.testing.assert_array_equal(fast[0, 0, :3, 0], [0, 3, 2])
+    assert (fast[0, 1] == 255).all()
 
 
 @pytest.mark.parametrize("dtype", ["uint8", "uint16", "int16"])
