@@ -27,6 +27,7 @@ Standard library only: no NumPy, no Pillow.
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 from collections.abc import Callable
@@ -254,6 +255,7 @@ def plan_jobs(sources: list[Source], *, mode: str, output: str | None = None,
     """
     if overwrite and skip_existing:
         raise UsageError("give --overwrite or --skip-existing, not both")
+    _resolved = functools.lru_cache(maxsize=None)(_real)  # each path resolved once per plan
     if output == STDIO:
         if len(sources) != 1:
             raise UsageError(f"-o - (standard output) takes one input, got {len(sources)}")
@@ -286,7 +288,7 @@ def plan_jobs(sources: list[Source], *, mode: str, output: str | None = None,
     elif output_is_dir(output, sources):
         if os.path.exists(output) and not os.path.isdir(output):
             raise UsageError(f"-o {output} is a file, but {len(sources)} inputs need a folder")
-        root = _real(output)
+        root = _resolved(output)
         for s in sources:
             rel = "stdin" if s.path == STDIO else s.rel
             stem, in_ext = split_ext(rel)
@@ -295,7 +297,7 @@ def plan_jobs(sources: list[Source], *, mode: str, output: str | None = None,
                 raise UsageError("standard input into a folder needs --format to name the file")
             out = os.path.join(output, (stem + new_ext) if new_ext != in_ext else rel)
             job = Job(s, out, make_dirs=True)
-            if os.path.commonpath([root, _real(out)]) != root:
+            if os.path.commonpath([root, _resolved(out)]) != root:
                 job.error = (f"output {out} would be outside {output} (a link leads out); "
                              "not written")
             jobs.append(job)
@@ -303,17 +305,17 @@ def plan_jobs(sources: list[Source], *, mode: str, output: str | None = None,
         jobs.append(Job(sources[0], output, make_dirs=True))  # -o new/dir/x.png: made
 
     # a file that another input of this run writes is a previous run's output: not an input
-    planned = {_real(j.output): i for i, j in enumerate(jobs) if j.output not in (None, STDIO)}
+    planned = {_resolved(j.output): i for i, j in enumerate(jobs) if j.output not in (None, STDIO)}
     jobs = [j for i, j in enumerate(jobs)
-            if not (j.source.listed and planned.get(_real(j.source.path), i) != i)]
+            if not (j.source.listed and planned.get(_resolved(j.source.path), i) != i)]
 
-    input_reals = {_real(j.source.path) for j in jobs if j.source.path != STDIO}
+    input_reals = {_resolved(j.source.path) for j in jobs if j.source.path != STDIO}
     input_inodes = {i for j in jobs if j.source.path != STDIO and (i := _inode(j.source.path))}
     first_with: dict[str, str] = {}
     for j in jobs:
         if j.output in (None, STDIO) or j.error:
             continue
-        real = _real(j.output)
+        real = _resolved(j.output)
         exists = os.path.lexists(j.output)
         if exists and skip_existing:
             j.skip = True
