@@ -31,12 +31,18 @@ def main(argv=None) -> int:
     return 0
 
 
+#: how the run's poolcli was installed, in the README's words (``bench.machine_info``)
+INSTALLS = {"regular": "installed with pip install .",
+            "source": "run from a source checkout (pip install -e: ~20 ms more per command)"}
+
+
 def readme_tables(result: dict) -> str:
     """The README's compact view of a run: per kernel case poolcli against the best peer;
     the whole-command table as it is (the full kernel table is in benchmarks/results/)."""
     m, bw = result["machine"], result.get("copy_bandwidth") or {}
     out = [f"{m['date'][:10]}: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; Python {m['python']}, "
-           f"NumPy {m['numpy']}, Numba {m.get('numba', '-')}. Copy bandwidth (np.copyto, read + write, all "
+           f"NumPy {m['numpy']}, Numba {m.get('numba', '-')}; poolcli "
+           f"{INSTALLS.get(m.get('poolcli_install'), 'installed as not recorded')}. Copy bandwidth (np.copyto, read + write, all "
            f"cores): {bw.get('all_cores_gbs', float('nan')):.1f} GB/s. Medians; every row of every peer is in "
            "`benchmarks/results/all.md`.", ""]
     kernels = [r for r in result["rows"] if r["kind"] == "kernel" and r.get("ms")]

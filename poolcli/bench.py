@@ -45,6 +45,16 @@ KERNEL_DTYPES = ("uint8", "uint16", "float32")
 # the machine
 
 
+def _install_kind() -> str:
+    """"regular" when poolcli runs from an installed copy (what users get), "source" when from
+    a checkout (``pip install -e``: an import hook in every Python start, ~20 ms of each
+    whole command)."""
+    from . import __file__ as init
+
+    parts = Path(init).resolve().parts
+    return "regular" if "site-packages" in parts or "dist-packages" in parts else "source"
+
+
 def machine_info() -> dict:
     """Date, CPU model, cores, memory and versions: the header of every table."""
     cpu = platform.processor() or platform.machine()
@@ -68,6 +78,7 @@ def machine_info() -> dict:
         "python": platform.python_version(),
         "numpy": np.__version__,
     }
+    info["poolcli_install"] = _install_kind()
     try:
         import numba
 
