@@ -42,8 +42,9 @@ def readme_tables(result: dict) -> str:
     m, bw = result["machine"], result.get("copy_bandwidth") or {}
     out = [f"{m['date'][:10]}: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; Python {m['python']}, "
            f"NumPy {m['numpy']}, Numba {m.get('numba', '-')}; poolcli "
-           f"{INSTALLS.get(m.get('poolcli_install'), 'installed as not recorded')}. Copy bandwidth (np.copyto, read + write, all "
-           f"cores): {bw.get('all_cores_gbs', float('nan')):.1f} GB/s. Medians; every row of every peer is in "
+           f"{INSTALLS.get(m.get('poolcli_install'), 'installed as not recorded')}. "
+           f"Copy bandwidth (np.copyto, read + write, all cores): "
+           f"{bw.get('all_cores_gbs', float('nan')):.1f} GB/s. Medians; every row of every peer is in "
            "`benchmarks/results/all.md`.", ""]
     kernels = [r for r in result["rows"] if r["kind"] == "kernel" and r.get("ms")]
     if kernels:
