@@ -555,6 +555,32 @@ LOOP_TOOLS = ("poolcli", "pillow script", "imagemagick")
 MISSING = "not installed"
 
 
+def _time_in_turn(cmd_sets: dict, reps: int, env) -> dict:
+    """Each tool's commands run in turn (A B C A B C ...), one warm-up run each first (Numba's
+    cache included), then ``reps`` timed rounds: a drift of the machine's speed (a shared
+    VM's neighbours) then touches every tool of a case alike, and the ratios hold. -> {tool:
+    (timed walls, peak RSS MiB, failure or None)}; a tool whose first two timed runs each
+    took over 10 s is timed no more (enough to rank it)."""
+    walls = {t: [] for t in cmd_sets}
+    peaks = dict.fromkeys(cmd_sets, 0.0)
+    fails: dict = {}
+    for rnd in range(reps + 1):
+        for tool, cmds in cmd_sets.items():
+            if tool in fails or (len(walls[tool]) >= 2 and min(walls[tool]) > 10.0):
+                continue
+            total = 0.0
+            for cmd in cmds:
+                wall, pk, rc, err = _run_process(cmd, env)
+                total += wall
+                peaks[tool] = max(peaks[tool], pk)
+                if rc != 0:
+                    fails[tool] = f"exit {rc}: {err.strip()}"
+                    break
+            if rnd and tool not in fails:
+                walls[tool].append(total)
+    return {t: (walls[t], peaks[t], fails.get(t)) for t in cmd_sets}
+
+
 def run_e2e(
     quick=False, level=None, quality=None, reps=None, log=print, workdir=None
 ) -> list[dict]:
@@ -576,6 +602,7 @@ def run_e2e(
         inputs = make_e2e_inputs(tmp / "in", quick)
         for case, files in inputs.items():
             for mode in ("avg",) if case == SHELL_LOOP else ("avg", "max"):
+                cmd_sets, outdirs = {}, {}
                 for tool in E2E_TOOLS:
                     outdir = tmp / "out" / f"{case}-{mode}-{tool}".replace(" ", "_")
                     outdir.mkdir(parents=True, exist_ok=True)
@@ -587,28 +614,14 @@ def run_e2e(
                             rows.append({"case": case, "mode": mode, "tool": tool,
                                          "error": MISSING})
                         continue
-                    walls, peaks, fail = [], [], None
-                    for _ in range(reps + 1):  # the first run warms caches (Numba's included)
-                        total, peak = 0.0, 0.0
-                        for cmd in cmds:
-                            wall, pk, rc, err = _run_process(cmd, env)
-                            total += wall
-                            peak = max(peak, pk)
-                            if rc != 0:
-                                fail = f"exit {rc}: {err.strip()}"
-                                break
-                        if fail:
-                            break
-                        walls.append(total)
-                        peaks.append(peak)
-                        if len(walls) >= 3 and min(walls[1:]) > 10.0:
-                            break  # a very slow peer: two timed runs are enough to rank it
+                    cmd_sets[tool], outdirs[tool] = cmds, outdir
+                timed = _time_in_turn(cmd_sets, reps, env)
+                for tool, (walls, peak, fail) in timed.items():
                     if fail:
                         log(f"  {tool} failed on {case} {mode}: {fail}")
                         rows.append({"case": case, "mode": mode, "tool": tool, "error": fail})
                         continue
-                    walls = walls[1:]
-                    out_bytes = sum(f.stat().st_size for f in outdir.iterdir())
+                    out_bytes = sum(f.stat().st_size for f in outdirs[tool].iterdir())
                     row = {
                         "case": case,
                         "mode": mode,
@@ -618,7 +631,7 @@ def run_e2e(
                         "out_mib": out_bytes / 2**20,
                         "png_level": level,
                         "jpeg_quality": quality,
-                        "peak_rss_mib": max(peaks),
+                        "peak_rss_mib": peak,
                     }
                     rows.append(row)
                     log(

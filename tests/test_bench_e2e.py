@@ -73,3 +73,24 @@ def test_the_folder_case_is_one_poolcli_call_and_one_pillow_process(tmp_path):
     assert len(ours) == 1 and ours[0][2] == str(files[0].parent)
     assert len(theirs) == 1 and theirs[0][0] == sys.executable
     assert np.all([str(f) in theirs[0] for f in files])
+
+
+def test_the_tools_of_a_case_are_timed_in_turn(monkeypatch):
+    """A B C A B C ...: one warm-up round (not counted), then the timed rounds; a failing tool
+    is dropped at its failure, a very slow one after two timed runs."""
+    order = []
+    walls = {"fast": 1.0, "slow": 12.0, "bad": 1.0}
+
+    def fake_run(cmd, env=None):
+        tool = cmd[0]
+        order.append(tool)
+        fails = tool == "bad" and order.count("bad") == 2  # its first timed run fails
+        return walls[tool], 50.0, (3 if fails else 0), ("boom" if fails else "")
+
+    monkeypatch.setattr(bench, "_run_process", fake_run)
+    got = bench._time_in_turn({t: [[t]] for t in walls}, reps=4, env=None)
+    assert order[:6] == ["fast", "slow", "bad"] * 2
+    assert order.count("fast") == 5 and order.count("slow") == 3 and order.count("bad") == 2
+    assert got["fast"] == ([1.0] * 4, 50.0, None)
+    assert got["slow"][0] == [12.0, 12.0] and got["slow"][2] is None
+    assert got["bad"][2] == "exit 3: boom"

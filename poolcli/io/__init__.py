@@ -15,6 +15,8 @@
 - ``fsio``: ``atomic_write`` (temporary name + rename, umask), ``open_input`` (``-`` is
   standard input), ``one_line`` (the reason for an I/O error)
 - ``types``: ``Image``, ``Header`` and the mode names shared by reading and writing
+- ``prefetch``: Pillow's decompression-bomb check lifted in poolcli's reading threads only,
+  and the one file of a one-file run decoded in a thread while the command line starts
 - formats behind optional extras, each with its interface in its docstring: ``video``
   (PyAV, streamed frames; ``poolcli[video]``), ``volume`` (NIfTI through nibabel, OME/ImageJ
   TIFF stacks through tifffile), ``geo`` (GeoTIFF tags and nodata), ``pyramid`` (OME-Zarr,
