@@ -11,7 +11,8 @@ compiles only the dtype it needs, later runs load it from the cache.
 
 The hot cases (small full windows without padding or dilation: 2x2/s2, 3x3/s2, ..., also
 2x2x2 ... across frames; 1 to 4 channels; max, min, avg, lp) go to a second kernel,
-``reduce_fixed`` (max and min: ``extreme_fixed``), which gives exactly the same numbers.
+``reduce_fixed`` (max and min: ``extreme_fixed``; lp with p = 2 of 8/16-bit integers:
+``squares_fixed``), which gives exactly the same numbers.
 It walks rows flattened to (W*C,) and gets the window, stride, channel count and op as
 *compile-time constants*: each is passed as a tuple whose length is the value
 (``_tag(3) == (0, 0, 0)``), so Numba specialises per (window, stride, C, op) lazily and
@@ -369,8 +370,7 @@ def reduce_fixed(x, out, rows_in, rows_out, kd, kh, kw, sd, sh, sw, chans, optag
     x: (D*H, W*C) and out: (Do*Ho, Wo*C) rows (frames stacked); rows_in = H, rows_out = Ho.
     kd, kh, kw, sd, sh, sw, chans, optag (op + 1), inttag are tuples whose LENGTHS are the
     values, so they are compile-time constants. inttag: 1 float, 2 integer, 3 integer summed
-    in float32, 4 integer whose plain lp sum can neither overflow nor underflow (no factoring),
-    5 lp with p = 2 of 8/16-bit integers (squares summed exactly in acc0's integer type).
+    in float32, 4 integer whose plain lp sum can neither overflow nor underflow (no factoring).
     acc0: the accumulator's zero: float32 for the average of 8- and 16-bit integers (their
     sums of at most 9 cells are below 2**24, so exact, and s/div is within 1/18 of a tie
     only when it is one exactly, so np.rint gives np.rint(s / div) of the reference; 4x
@@ -389,24 +389,7 @@ def reduce_fixed(x, out, rows_in, rows_out, kd, kh, kw, sd, sh, sw, chans, optag
         y0 = _first_row(r, rows_in, rows_out, SD, SH)
         win = (KD, KH, KW, rows_in)
         o = out[r]
-        if len(inttag) == 5:
-            # lp, p = 2, of 8/16-bit integers: the squares summed exactly in acc0's integer
-            # type (the reference's float64 sum is exact too: the same number), at every
-            # input column first where the stride allows, then the root of every SW-th pixel
-            # only (uint8 RGB 4096^2 2x2: 12.5 -> ~7.5 ms)
-            if C >= 2 and SW >= 2:
-                t = np.empty((out.shape[1] // C - 1) * SW * C + C, dtype=type(acc0))
-                for k in range(t.shape[0]):
-                    t[k] = _fixed_squares(x, y0, k, win, C, acc0)
-                for ow in range(out.shape[1] // C):
-                    for c in range(C):
-                        o[ow * C + c] = _squares_out(t[SW * C * ow + c], KD * KH * KW, fparams)
-            else:
-                for k in range(out.shape[1]):
-                    i = SW * C * (k // C) + k % C
-                    o[k] = _squares_out(_fixed_squares(x, y0, i, win, C, acc0), KD * KH * KW,
-                                        fparams)
-        elif not is_int and (C == 4 or (op == AVG and C >= 2 and KH * KW >= 9)):
+        if not is_int and (C == 4 or (op == AVG and C >= 2 and KH * KW >= 9)):
             # float windows at every input column of the row first (contiguous, so the loop
             # vectorises), then every SW-th pixel of them: measured faster for four channels
             # and for the averages of 3x3 (and larger) windows of 2 or 3 channels (float32
@@ -448,6 +431,36 @@ def extreme_fixed(x, out, rows_in, rows_out, kd, kh, kw, sd, sh, sw, chans, opta
             for ow in range(out.shape[1] // C):
                 for c in range(C):
                     o[ow * C + c] = _fixed_extreme(x, y0, SW * C * ow + c, win, C, op)
+
+
+@njit(parallel=True, cache=_CACHE)
+def squares_fixed(x, out, rows_in, rows_out, kd, kh, kw, sd, sh, sw, chans, optag, inttag, acc0,
+                  fparams):
+    """reduce_fixed's lp with p = 2 of 8/16-bit integers (its arguments; optag and inttag
+    unused): the squares summed exactly in acc0's integer type (int32 for 8 bits, int64 for
+    16; the reference's float64 sum is exact for them too: the same number), at every input
+    column first where the stride allows, then the root at every SW-th pixel only (uint8 RGB
+    4096^2 2x2: 12.5 -> ~8 ms, 3x3/s2 26 -> ~13 ms). A kernel of its own: inside reduce_fixed
+    the branch slowed the float32 2x2 average 15 -> 110 ms (measured)."""
+    for r in prange(out.shape[0]):
+        KD, KH, KW, SD, SH, SW = len(kd), len(kh), len(kw), len(sd), len(sh), len(sw)
+        C = len(chans)
+        N = KD * KH * KW
+        y0 = _first_row(r, rows_in, rows_out, SD, SH)
+        win = (KD, KH, KW, rows_in)
+        o = out[r]
+        if C >= 2 and SW >= 2:
+            t = np.empty((out.shape[1] // C - 1) * SW * C + C, dtype=type(acc0))
+            for k in range(t.shape[0]):
+                t[k] = _fixed_squares(x, y0, k, win, C, acc0)
+            for ow in range(out.shape[1] // C):
+                for c in range(C):
+                    o[ow * C + c] = _squares_out(t[SW * C * ow + c], N, fparams)
+        else:
+            for ow in range(out.shape[1] // C):
+                for c in range(C):
+                    o[ow * C + c] = _squares_out(
+                        _fixed_squares(x, y0, SW * C * ow + c, win, C, acc0), N, fparams)
 
 
 @njit(inline="always")
@@ -667,9 +680,10 @@ def fast_args(x, out, plan):
         acc0 = np.int64(0) if (plan.op == AVG and is_int) else np.float64(0.0)
     lo, hi = plan.limits
     fparams = np.array([plan.p, 1.0 if plan.normalize else 0.0, lo, hi], dtype=np.float64)
-    tags = (_tag(plan.op + 1), _tag(5 if squares else 4 if _lp_always_plain(plan, cells) else
+    tags = (_tag(plan.op + 1), _tag(4 if _lp_always_plain(plan, cells) else
                                    3 if f32sum else 1 + is_int))
-    kernel = extreme_fixed if plan.op in (MAX, MIN) else reduce_fixed
+    kernel = (extreme_fixed if plan.op in (MAX, MIN) else squares_fixed if squares
+              else reduce_fixed)
     return kernel, rows + tags + (acc0, fparams)
 
 
