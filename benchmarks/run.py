@@ -32,7 +32,7 @@ def main(argv=None) -> int:
 
 
 #: how the run's poolcli was installed, in the README's words (``bench.machine_info``)
-INSTALLS = {"regular": "installed with pip install .",
+INSTALLS = {"regular": "installed (pip install .)",
             "source": "run from a source checkout (pip install -e: ~20 ms more per command)"}
 
 
