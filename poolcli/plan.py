@@ -102,6 +102,9 @@ class Plan:
     reflect: tuple[int, int, int, int] | None = None
     #: max/min reductions also give the flat index of the chosen cell (``return_indices``)
     return_indices: bool = False
+    #: the caller gave a 3-D window (three numbers): indices count the frames too
+    #: (d*H*W + h*W + w, as PyTorch's max_pool3d), even for a window one frame deep
+    frames_window: bool = False
 
     @property
     def out_shape(self) -> tuple[int, int, int, int]:
@@ -124,9 +127,11 @@ class Plan:
 
     @property
     def pools_frames(self) -> bool:
-        """Whether the windows span frames (a 3-D window): indices are then d*H*W + h*W + w."""
+        """Whether the windows span frames (a 3-D window, or frames pooled): indices are then
+        d*H*W + h*W + w."""
         ad = self.axes[0]
-        return not (ad.step == 1 and ad.regular == (1, 1, 0) and ad.out == self.in_shape[0])
+        return self.frames_window or not (
+            ad.step == 1 and ad.regular == (1, 1, 0) and ad.out == self.in_shape[0])
 
     def keep_threshold(self) -> float:
         """min_valid's factor: a window is kept when valid >= this * inside (and valid >= 1)."""
@@ -290,6 +295,7 @@ def make_plan(spec: modes.Mode, x4_shape, dtype, *, size=2, stride=None, padding
                 raise ValueError(f"weights have {wts.shape[2]} channels but the image has {c}")
             kw["weights"] = np.ascontiguousarray(wts[None])
         axes = geometry.sliding(x4_shape[:3], checked.window)
+        kw["frames_window"] = checked.window.pools_frames
     elif spec.windows == "global":
         axes = (geometry.identity_axis(d), geometry.global_axis(h), geometry.global_axis(w))
     elif spec.windows == "adaptive":

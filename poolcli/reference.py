@@ -27,7 +27,7 @@ def cells(x: np.ndarray, plan, with_index: bool = False):
     the padding, and inside the window) and, with ``plan.nodata``, is not V (not NaN for
     nodata "nan"), shape (Do, Ho, Wo, 1) or (Do, Ho, Wo, C) with nodata.
     ``with_index``: also yield the cell's flat index in its channel's input plane (h*W + w,
-    or d*H*W + h*W + w when the windows span frames), shape (Do, Ho, Wo, 1)."""
+    or d*H*W + h*W + w for a 3-D window, ``plan.pools_frames``), shape (Do, Ho, Wo, 1)."""
     index, inside, offsets = [], [], []
     for axis in plan.axes:
         start, lo, hi = (np.asarray(t) for t in (axis.start, axis.lo, axis.hi))

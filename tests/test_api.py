@@ -222,3 +222,24 @@ def test_seeded_modes_are_reproducible_and_seed_dependent():
         assert not np.array_equal(a, poolcli.pool(x, mode, seed=2, **kwargs))
         for backend in ALL_BACKENDS:
             np.testing.assert_array_equal(a, poolcli.pool(x, mode, seed=1, backend=backend, **kwargs))
+
+
+@pytest.mark.parametrize("backend", ["reference", "numpy", "cpu"])
+def test_a_3d_window_one_frame_deep_counts_frames_in_its_indices(backend):
+    """Indices of a 3-D window are d*H*W + h*W + w (PyTorch's max_pool3d), also when the
+    window is one frame deep; a 2-D window's are h*W + w in each frame (max_pool2d per frame).
+    Hand-computed: frames [[0], [1]] and [[2], [3]] (D=2, H=2, W=1)."""
+    x = np.arange(4, dtype=np.uint8).reshape(2, 2, 1, 1)
+    cases = [((1, 1, 1), [0, 1, 2, 3]), ((1, 2, 1), [1, 3]), ((2, 1, 1), [2, 3]),
+             ((1, 1), [0, 1, 0, 1]), ((2, 1), [1, 1])]
+    for size, want in cases:
+        y, idx = poolcli.pool(x, "max", size=size, stride=1, backend=backend,
+                              return_indices=True)
+        assert idx.ravel().tolist() == want, size
+        if len(size) == 3:  # one plane per channel: the whole volume
+            np.testing.assert_array_equal(x.ravel()[want], y.ravel())
+        else:  # one plane per frame
+            for d in range(2):
+                np.testing.assert_array_equal(x[d].ravel()[idx[d].ravel()], y[d].ravel())
+        back = poolcli.unpool(y, idx, output_size=(2, 2, 1) if len(size) == 3 else (2, 1))
+        assert back.shape == x.shape and back.sum() == y.sum()

@@ -280,7 +280,7 @@ def argext_rows(x, out, idx, rows_in, rows_out, width, kh, kw, sh, sw, chans, op
 
 def argext_args(x, out, plan):
     if (not plan.return_indices or plan.op not in (OP_MAX, OP_MIN) or plan.nodata is not None
-            or plan.mode not in ("max", "min") or not _plain_frames(plan)):
+            or plan.mode not in ("max", "min") or plan.pools_frames):
         return None
     d, h, w, c = plan.in_shape
     if c > MAX_CHANNELS or plan.dtype.kind not in "uif":
